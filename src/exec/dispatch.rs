@@ -1,0 +1,94 @@
+//! The landing point of every stub trampoline: it turns the raw register
+//! spill into safe `CallArgs`, runs the stub, and finishes a task that a stub
+//! marked as dying.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::task;
+use crate::kernel::symbols;
+use crate::kernel::vsprintf::VaList;
+use crate::mm;
+
+/// The arguments of one call from module code into the stub kernel.
+#[derive(Debug, Clone)]
+pub struct CallArgs {
+    regs: [u64; 6],
+    /// Address of the first stack-passed argument (the caller's `rsp + 8`).
+    stack: u64,
+}
+
+impl CallArgs {
+    /// Arguments built by hand (tests, in-kernel calls between stubs).
+    pub fn new(regs: [u64; 6]) -> CallArgs {
+        CallArgs { regs, stack: 0 }
+    }
+
+    /// The `i`th integer-class argument. Arguments past the sixth come from
+    /// the caller's stack; an unreadable slot reads as 0.
+    pub fn arg(&self, i: usize) -> u64 {
+        match self.regs.get(i) {
+            Some(&r) => r,
+            None => {
+                let off = (i as u64 - 6) * 8;
+                mm::read_u64(self.stack.wrapping_add(off)).unwrap_or(0)
+            }
+        }
+    }
+
+    /// The `i`th argument truncated to a C `int`.
+    pub fn int(&self, i: usize) -> i32 {
+        self.arg(i) as u32 as i32
+    }
+
+    /// The return address of the call: the module instruction after it.
+    pub fn caller(&self) -> u64 {
+        mm::read_u64(self.stack.wrapping_sub(8)).unwrap_or(0)
+    }
+
+    /// The variadic arguments starting at argument `first` (the `...`).
+    pub fn va(&self, first: usize) -> ArgsVaList<'_> {
+        ArgsVaList { args: self, next: first }
+    }
+}
+
+/// `...` arguments read in order from a call's registers, then its stack.
+pub struct ArgsVaList<'a> {
+    args: &'a CallArgs,
+    next: usize,
+}
+
+impl VaList for ArgsVaList<'_> {
+    fn next_arg(&mut self) -> u64 {
+        let v = self.args.arg(self.next);
+        self.next += 1;
+        v
+    }
+}
+
+/// Called by every trampoline (see `entry`): `regs` points at the six
+/// spilled argument registers, `stack` at the stack-passed arguments.
+///
+/// # Safety
+/// Only the generated trampolines call this, with `regs` pointing at six
+/// readable u64 slots on the current stack.
+#[no_mangle]
+pub unsafe extern "C" fn kload_stub_dispatch(regs: *const [u64; 6], stack: u64, id: u32) -> u64 {
+    // SAFETY: per this function's contract, the trampoline pushed exactly six
+    // registers at `regs` just before calling.
+    let regs = unsafe { *regs };
+    let mut args = CallArgs { regs, stack };
+    let rax = match catch_unwind(AssertUnwindSafe(|| symbols::call_stub(id, &mut args))) {
+        Ok(v) => v,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            task::kill(&format!("kload internal error in {}: {msg}", symbols::stub_name(id)));
+            0
+        }
+    };
+    task::finish_if_killed();
+    rax
+}

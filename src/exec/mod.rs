@@ -1,0 +1,7 @@
+//! Running module code natively: assembly entry points, the stub dispatcher,
+//! per-CPU state behind `%gs`, and kernel tasks.
+
+pub mod dispatch;
+pub mod entry;
+pub mod percpu;
+pub mod task;

@@ -1,0 +1,190 @@
+//! The stub kernel's symbol table.
+//!
+//! Every subsystem file registers the symbols it implements, next to their
+//! implementations, in its `register` function. At first use the table is
+//! built once per process: each function gets a trampoline in low memory
+//! (see `exec::entry`), each raw-code symbol (thunks with their own calling
+//! conventions) is copied there as is. Per-CPU and data symbols are per
+//! kernel instance and live in `sched` and the subsystems' data.
+//!
+//! A symbol nobody implements is not resolved; with `--allow-missing` it is
+//! bound to a trap that names itself and kills the calling task when called.
+//! Nothing here ever quietly returns 0.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
+
+use crate::exec::dispatch::{kload_stub_dispatch, CallArgs};
+use crate::exec::entry::{trampoline, TRAMPOLINE_SIZE};
+use crate::exec::task;
+use crate::mm::{LowRegion, MmError, Prot};
+
+/// A stub-kernel function: it gets the call's arguments and returns `%rax`.
+pub type StubFn = fn(&mut CallArgs) -> u64;
+
+enum Def {
+    Func(StubFn),
+    Code(&'static [u8]),
+}
+
+/// What subsystems register into.
+#[derive(Default)]
+pub struct Registry {
+    defs: Vec<(&'static str, Def)>,
+}
+
+impl Registry {
+    /// A function with the SysV convention (variadic ones included).
+    pub fn func(&mut self, name: &'static str, f: StubFn) {
+        self.defs.push((name, Def::Func(f)));
+    }
+
+    /// Raw machine code with its own convention, copied into low memory.
+    pub fn code(&mut self, name: &'static str, bytes: &'static [u8]) {
+        self.defs.push((name, Def::Code(bytes)));
+    }
+}
+
+fn register_all(r: &mut Registry) {
+    super::printk::register(r);
+    super::trace::register(r);
+    super::x86::register(r);
+    super::panic::register(r);
+}
+
+/// Trap ids have this bit set; the rest indexes `StubTable::traps`.
+const TRAP_BIT: u32 = 1 << 31;
+
+struct StubTable {
+    names: Vec<&'static str>,
+    fns: Vec<Option<StubFn>>,
+    by_name: HashMap<&'static str, u64>,
+    /// Address -> (name, size), for symbolising kernel addresses.
+    by_addr: BTreeMap<u64, (&'static str, u64)>,
+    _code: LowRegion,
+    traps: Mutex<Traps>,
+}
+
+#[derive(Default)]
+struct Traps {
+    names: Vec<String>,
+    by_name: HashMap<String, u64>,
+    pages: Vec<LowRegion>,
+    used_in_last: u64,
+}
+
+static TABLE: OnceLock<Result<StubTable, String>> = OnceLock::new();
+
+fn table() -> Result<&'static StubTable, MmError> {
+    TABLE
+        .get_or_init(|| build().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| MmError::Reserve(std::io::Error::other(e.clone())))
+}
+
+fn build() -> Result<StubTable, MmError> {
+    let mut reg = Registry::default();
+    register_all(&mut reg);
+    let size: usize = reg
+        .defs
+        .iter()
+        .map(|(_, d)| match d {
+            Def::Func(_) => TRAMPOLINE_SIZE,
+            Def::Code(b) => b.len().div_ceil(16) * 16,
+        })
+        .sum();
+    let code = LowRegion::alloc(size as u64, Prot::ReadWrite, "stub-text")?;
+    let mut image = vec![0xccu8; size];
+    let (mut names, mut fns, mut by_name, mut by_addr) = (Vec::new(), Vec::new(), HashMap::new(), BTreeMap::new());
+    let mut off = 0usize;
+    let dispatch = kload_stub_dispatch as *const () as usize as u64;
+    for (name, def) in reg.defs {
+        let addr = code.addr() + off as u64;
+        let len = match def {
+            Def::Func(f) => {
+                let id = fns.len() as u32;
+                image[off..off + TRAMPOLINE_SIZE].copy_from_slice(&trampoline(id, dispatch));
+                names.push(name);
+                fns.push(Some(f));
+                TRAMPOLINE_SIZE
+            }
+            Def::Code(bytes) => {
+                image[off..off + bytes.len()].copy_from_slice(bytes);
+                bytes.len().div_ceil(16) * 16
+            }
+        };
+        let dup = by_name.insert(name, addr);
+        debug_assert!(dup.is_none(), "stub symbol {name} registered twice");
+        by_addr.insert(addr, (name, len as u64));
+        off += len;
+    }
+    code.write(0, &image)?;
+    code.protect(0, None, Prot::ReadExec)?;
+    Ok(StubTable { names, fns, by_name, by_addr, _code: code, traps: Mutex::default() })
+}
+
+/// The address module code calls for an implemented stub symbol.
+pub fn lookup(name: &str) -> Result<Option<u64>, MmError> {
+    Ok(table()?.by_name.get(name).copied())
+}
+
+/// Names of every implemented stub symbol (for `kload check` and docs).
+pub fn implemented() -> Result<Vec<&'static str>, MmError> {
+    let mut v: Vec<_> = table()?.by_name.keys().copied().collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+/// A trap standing in for an unimplemented symbol (`--allow-missing`).
+pub fn trap_for(name: &str) -> Result<u64, MmError> {
+    let t = table()?;
+    let mut traps = t.traps.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&a) = traps.by_name.get(name) {
+        return Ok(a);
+    }
+    let per_page = crate::mm::PAGE_SIZE / TRAMPOLINE_SIZE as u64;
+    if traps.pages.is_empty() || traps.used_in_last == per_page {
+        let page = LowRegion::alloc(crate::mm::PAGE_SIZE, Prot::ReadExec, "trap-text")?;
+        traps.pages.push(page);
+        traps.used_in_last = 0;
+    }
+    let id = TRAP_BIT | traps.names.len() as u32;
+    let slot = traps.used_in_last * TRAMPOLINE_SIZE as u64;
+    let page = traps.pages.last().ok_or(MmError::Exhausted(crate::mm::PAGE_SIZE))?;
+    page.write(slot, &trampoline(id, kload_stub_dispatch as *const () as usize as u64))?;
+    let addr = page.addr() + slot;
+    traps.used_in_last += 1;
+    traps.names.push(name.to_owned());
+    traps.by_name.insert(name.to_owned(), addr);
+    Ok(addr)
+}
+
+/// The name of stub or trap `id`.
+pub fn stub_name(id: u32) -> String {
+    let Ok(t) = table() else { return format!("stub #{id}") };
+    if id & TRAP_BIT != 0 {
+        let traps = t.traps.lock().unwrap_or_else(|p| p.into_inner());
+        return traps.names.get((id & !TRAP_BIT) as usize).cloned().unwrap_or_default();
+    }
+    t.names.get(id as usize).map_or_else(|| format!("stub #{id}"), |s| s.to_string())
+}
+
+/// Run stub `id` (called by the dispatcher).
+pub fn call_stub(id: u32, args: &mut CallArgs) -> u64 {
+    let f = table().ok().and_then(|t| t.fns.get(id as usize).copied().flatten());
+    match f {
+        Some(f) if id & TRAP_BIT == 0 => f(args),
+        _ => {
+            super::panic::unimplemented_called(&stub_name(id), args.caller());
+            task::kill(&format!("call to unimplemented kernel function {}", stub_name(id)));
+            0
+        }
+    }
+}
+
+/// Symbolise an address inside the stub kernel's code.
+pub fn symbolize(addr: u64) -> Option<(&'static str, u64, u64)> {
+    let t = table().ok()?;
+    let (&start, &(name, size)) = t.by_addr.range(..=addr).next_back()?;
+    (addr < start + size).then_some((name, addr - start, size))
+}

@@ -1,0 +1,39 @@
+//! x86 entry thunks with their own conventions, as raw code: they are
+//! reached by `call`/`jmp` at patch sites and must not touch any register
+//! the site does not expect (arch/x86/lib/retpoline.S, entry/thunk, ftrace).
+
+use super::symbols::Registry;
+
+/// `ret`.
+const RET: &[u8] = &[0xc3];
+
+/// `jmp *%reg` for each retpoline thunk, in the kernel's register names.
+const INDIRECT_THUNKS: &[(&str, &[u8])] = &[
+    ("__x86_indirect_thunk_rax", &[0xff, 0xe0]),
+    ("__x86_indirect_thunk_rcx", &[0xff, 0xe1]),
+    ("__x86_indirect_thunk_rdx", &[0xff, 0xe2]),
+    ("__x86_indirect_thunk_rbx", &[0xff, 0xe3]),
+    ("__x86_indirect_thunk_rbp", &[0xff, 0xe5]),
+    ("__x86_indirect_thunk_rsi", &[0xff, 0xe6]),
+    ("__x86_indirect_thunk_rdi", &[0xff, 0xe7]),
+    ("__x86_indirect_thunk_r8", &[0x41, 0xff, 0xe0]),
+    ("__x86_indirect_thunk_r9", &[0x41, 0xff, 0xe1]),
+    ("__x86_indirect_thunk_r10", &[0x41, 0xff, 0xe2]),
+    ("__x86_indirect_thunk_r11", &[0x41, 0xff, 0xe3]),
+    ("__x86_indirect_thunk_r12", &[0x41, 0xff, 0xe4]),
+    ("__x86_indirect_thunk_r13", &[0x41, 0xff, 0xe5]),
+    ("__x86_indirect_thunk_r14", &[0x41, 0xff, 0xe6]),
+    ("__x86_indirect_thunk_r15", &[0x41, 0xff, 0xe7]),
+];
+
+pub(super) fn register(r: &mut Registry) {
+    // `call __fentry__` opens every function (-mfentry); with no tracer
+    // attached the kernel NOPs the call sites, which is the same as returning.
+    r.code("__fentry__", RET);
+    // Every function exit is `jmp __x86_return_thunk`; without the
+    // return-thunk mitigation the kernel patches these back to `ret`.
+    r.code("__x86_return_thunk", RET);
+    for (name, code) in INDIRECT_THUNKS {
+        r.code(name, code);
+    }
+}

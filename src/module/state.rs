@@ -1,0 +1,164 @@
+//! `struct module` as kload keeps it: the live module, its memory and state.
+
+use std::sync::Mutex;
+
+use super::kallsyms::Kallsyms;
+use super::layout_sections::{page_align, MemType};
+use super::modinfo::Modinfo;
+use crate::kernel::panic::module_flags;
+use crate::mm::{LowRegion, MmError, Prot};
+
+/// `enum module_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleState {
+    Live,
+    Coming,
+    Going,
+    Unformed,
+}
+
+impl ModuleState {
+    /// As /proc/modules shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModuleState::Live => "Live",
+            ModuleState::Coming => "Loading",
+            ModuleState::Going => "Unloading",
+            ModuleState::Unformed => "Unformed",
+        }
+    }
+}
+
+/// One allocation of module memory and the regions inside it.
+pub struct Allocation {
+    pub region: LowRegion,
+    /// (region type, offset in the allocation, unrounded size).
+    pub parts: Vec<(MemType, u64, u64)>,
+}
+
+impl Allocation {
+    pub fn is_init(&self) -> bool {
+        self.parts.iter().all(|(m, _, _)| m.is_init())
+    }
+
+    /// Apply each region's protection (`module_enable_rox` and friends).
+    pub fn protect(&self, ro_after_init_sealed: bool) -> Result<(), MmError> {
+        for &(mem, off, size) in &self.parts {
+            let prot = match mem {
+                MemType::Text | MemType::InitText => Prot::ReadExec,
+                MemType::Rodata | MemType::InitRodata => Prot::Read,
+                MemType::RoAfterInit if ro_after_init_sealed => Prot::Read,
+                MemType::RoAfterInit | MemType::Data | MemType::InitData => Prot::ReadWrite,
+            };
+            if size > 0 {
+                self.region.protect(off, Some(page_align(size)), prot)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The memory of one module.
+#[derive(Default)]
+pub struct ModuleMemory {
+    pub allocs: Vec<Allocation>,
+}
+
+impl ModuleMemory {
+    /// Absolute address of the start of region `mem`, if it exists.
+    pub fn base(&self, mem: MemType) -> Option<u64> {
+        self.allocs.iter().find_map(|a| {
+            a.parts.iter().find(|p| p.0 == mem).map(|&(_, off, _)| a.region.addr() + off)
+        })
+    }
+
+    /// Unrounded size of region `mem`.
+    pub fn size(&self, mem: MemType) -> u64 {
+        self.allocs.iter().flat_map(|a| a.parts.iter()).find(|p| p.0 == mem).map_or(0, |p| p.2)
+    }
+
+    pub fn contains(&self, addr: u64) -> Option<bool> {
+        self.allocs.iter().find(|a| a.region.contains(addr)).map(Allocation::is_init)
+    }
+
+    /// End of the text region (page-aligned) of the core or init part.
+    pub fn text_end(&self, init: bool) -> u64 {
+        let mem = if init { MemType::InitText } else { MemType::Text };
+        self.base(mem).map_or(0, |b| b + page_align(self.size(mem)))
+    }
+
+    /// Total bytes allocated (what /proc/modules reports as the size).
+    pub fn total(&self) -> u64 {
+        self.allocs.iter().map(|a| a.region.len()).sum()
+    }
+}
+
+/// A loaded module.
+pub struct Module {
+    pub name: String,
+    pub file: String,
+    pub modinfo: Modinfo,
+    /// The module's own taint flags (`mod->taints`).
+    pub taints: u32,
+    /// Address of the live `struct module` (`__this_module`).
+    pub this_module: u64,
+    pub init_fn: u64,
+    pub exit_fn: u64,
+    pub(crate) state: Mutex<ModuleState>,
+    pub(crate) mem: Mutex<ModuleMemory>,
+    pub(crate) kallsyms: Mutex<Kallsyms>,
+    /// The parameter strings (`mod->args`); charp parameters point into them.
+    pub(crate) args_mem: Mutex<Option<LowRegion>>,
+}
+
+impl Module {
+    pub fn state(&self) -> ModuleState {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_state(&self, s: ModuleState) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    pub(crate) fn memory(&self) -> std::sync::MutexGuard<'_, ModuleMemory> {
+        self.mem.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Is `addr` inside this module's memory?
+    pub fn contains(&self, addr: u64) -> bool {
+        self.memory().contains(addr).is_some()
+    }
+
+    /// Symbolise an address inside this module.
+    pub fn kallsyms_lookup(&self, addr: u64) -> Option<(String, u64, u64)> {
+        let text_end = {
+            let mem = self.memory();
+            mem.text_end(mem.contains(addr)?)
+        };
+        self.kallsyms.lock().unwrap_or_else(|p| p.into_inner()).lookup(addr, text_end)
+    }
+
+    pub fn symbol_address(&self, name: &str) -> Option<u64> {
+        self.kallsyms.lock().unwrap_or_else(|p| p.into_inner()).address_of(name)
+    }
+
+    /// Bytes of module memory, as /proc/modules and lsmod show.
+    pub fn size(&self) -> u64 {
+        self.memory().total()
+    }
+
+    /// `name(flags)` as in "Modules linked in:" (`module_flags`).
+    pub fn name_with_flags(&self) -> String {
+        let mut flags = module_flags(self.taints);
+        match self.state() {
+            ModuleState::Coming => flags.push('+'),
+            ModuleState::Going => flags.push('-'),
+            _ => {}
+        }
+        if flags.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}({flags})", self.name)
+        }
+    }
+}

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kload profile probe.
+ *
+ * This module is compiled with real kbuild against a kernel headers tree and
+ * is NEVER loaded or run.  Every quantity kload needs (struct sizes, field
+ * offsets, constants) is evaluated by the compiler and stored as a constant
+ * record in the dedicated section ".kload_probe":
+ *
+ *     static const struct kload_probe_entry kload_probe__<sym> = {
+ *             .key = "<key>", .value = <expr> };
+ *
+ * tools/profile-probe/extract.py finds each record through its
+ * kload_probe__* symbol in the .ko's ELF symbol table and reads the bytes
+ * of the section directly (the records hold no pointers, so the section
+ * carries no relocations).  String facts (UTS_RELEASE) go in
+ * ".kload_probe_str" the same way.
+ *
+ * Keys that do not exist on a given kernel are guarded out with
+ * LINUX_VERSION_CODE / config tests and are simply absent from the output.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/version.h>
+#include <generated/utsrelease.h>
+#include <linux/export.h>
+#include <linux/sched.h>
+#include <linux/cred.h>
+#include <linux/thread_info.h>
+#include <linux/bug.h>
+#include <linux/list.h>
+#include <linux/timer.h>
+#include <linux/workqueue.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/completion.h>
+#include <linux/wait.h>
+#include <linux/kobject.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/proc_fs.h>
+#include <asm/current.h>
+#include <asm/processor.h>
+
+#define KLOAD_PROBE_KEY_LEN 56
+#define KLOAD_PROBE_STR_LEN 200
+
+/* 64 bytes per record: key (NUL-padded) then a little-endian u64 value. */
+struct kload_probe_entry {
+	char key[KLOAD_PROBE_KEY_LEN];
+	u64 value;
+};
+
+struct kload_probe_str {
+	char key[KLOAD_PROBE_KEY_LEN];
+	char value[KLOAD_PROBE_STR_LEN];
+};
+
+#define KLOAD_PROBE(sym, keystr, expr)					\
+	static const struct kload_probe_entry kload_probe__##sym	\
+	__used __section(".kload_probe") __aligned(8) = {		\
+		.key = keystr, .value = (u64)(expr) }
+
+#define KLOAD_PROBE_STR(sym, keystr, str)				\
+	static const struct kload_probe_str kload_probe_str__##sym	\
+	__used __section(".kload_probe_str") __aligned(8) = {		\
+		.key = keystr, .value = str }
+
+/* key "sizeof(struct foo)" / "sizeof(foo_t)" */
+#define SIZE(sym, type)	KLOAD_PROBE(sizeof__##sym, "sizeof(" #type ")", sizeof(type))
+/* key "foo.field" = offsetof(struct foo, field) */
+#define OFF(st, f)	KLOAD_PROBE(st##__##f, #st "." #f, offsetof(struct st, f))
+/* key "NAME" = value of the macro NAME */
+#define CONST(name)	KLOAD_PROBE(const__##name, #name, name)
+
+/* The key strings must fit with their NUL terminator. */
+static_assert(sizeof(struct kload_probe_entry) == 64);
+
+/* ---- struct module ---------------------------------------------------- */
+SIZE(module, struct module);
+OFF(module, state);
+OFF(module, name);
+OFF(module, init);
+#ifdef CONFIG_MODULE_UNLOAD
+OFF(module, exit);
+OFF(module, refcnt);
+OFF(module, source_list);
+OFF(module, target_list);
+#endif
+OFF(module, taints);
+OFF(module, args);
+OFF(module, kp);
+OFF(module, num_kp);
+OFF(module, syms);
+OFF(module, num_syms);
+#ifdef CONFIG_MODVERSIONS
+OFF(module, crcs);
+OFF(module, gpl_crcs);
+#endif
+OFF(module, gpl_syms);
+OFF(module, num_gpl_syms);
+OFF(module, list);
+#ifdef CONFIG_SMP
+OFF(module, percpu);
+OFF(module, percpu_size);
+#endif
+#ifdef CONFIG_GENERIC_BUG
+OFF(module, num_bugs);
+OFF(module, bug_table);
+#endif
+OFF(module, mkobj);
+
+/* ---- constants -------------------------------------------------------- */
+CONST(MODULE_NAME_LEN);
+CONST(TASK_COMM_LEN);
+CONST(THREAD_SIZE);
+CONST(PAGE_SIZE);
+
+/* ---- task_struct / cred ----------------------------------------------- */
+SIZE(task_struct, struct task_struct);
+OFF(task_struct, pid);
+OFF(task_struct, tgid);
+OFF(task_struct, comm);
+OFF(task_struct, stack);
+OFF(task_struct, flags);
+OFF(task_struct, __state);
+OFF(task_struct, cred);
+OFF(task_struct, real_cred);
+OFF(task_struct, mm);
+OFF(task_struct, group_leader);
+
+SIZE(cred, struct cred);
+OFF(cred, uid);
+OFF(cred, euid);
+
+/* ---- module parameters ------------------------------------------------ */
+SIZE(kernel_param, struct kernel_param);
+OFF(kernel_param, name);
+OFF(kernel_param, mod);
+OFF(kernel_param, ops);
+OFF(kernel_param, perm);
+OFF(kernel_param, level);
+OFF(kernel_param, flags);
+OFF(kernel_param, arg);
+
+SIZE(kernel_param_ops, struct kernel_param_ops);
+OFF(kernel_param_ops, flags);
+OFF(kernel_param_ops, set);
+OFF(kernel_param_ops, get);
+OFF(kernel_param_ops, free);
+
+SIZE(kparam_string, struct kparam_string);
+OFF(kparam_string, maxlen);
+OFF(kparam_string, string);
+
+SIZE(kparam_array, struct kparam_array);
+OFF(kparam_array, max);
+OFF(kparam_array, elemsize);
+OFF(kparam_array, num);
+OFF(kparam_array, ops);
+OFF(kparam_array, elem);
+
+/* ---- module ELF sections ---------------------------------------------- */
+SIZE(modversion_info, struct modversion_info);
+SIZE(bug_entry, struct bug_entry);
+SIZE(list_head, struct list_head);
+
+/*
+ * struct kernel_symbol: up to 6.4 it is defined in <linux/export.h>; from
+ * 6.5 it lives in kernel/module/internal.h, which the headers package does
+ * not ship.  Either way, the probe exports two symbols below and extract.py
+ * measures the real per-entry stride of the __ksymtab section kbuild emits;
+ * where the struct is visible it is recorded here too and the two must agree.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+SIZE(kernel_symbol, struct kernel_symbol);
+#endif
+
+void kload_probe_export_a(void);
+void kload_probe_export_b(void);
+void kload_probe_export_a(void) { }
+void kload_probe_export_b(void) { }
+EXPORT_SYMBOL(kload_probe_export_a);
+EXPORT_SYMBOL(kload_probe_export_b);
+
+/* ---- x86-64 per-CPU areas --------------------------------------------- */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+/* struct pcpu_hot was introduced in 6.2 (absent on 6.1). */
+SIZE(pcpu_hot, struct pcpu_hot);
+OFF(pcpu_hot, current_task);
+OFF(pcpu_hot, preempt_count);
+OFF(pcpu_hot, cpu_number);
+OFF(pcpu_hot, top_of_stack);
+#endif
+#ifdef CONFIG_X86_64
+OFF(fixed_percpu_data, stack_canary);
+#endif
+
+/* ---- timers, work, locks ---------------------------------------------- */
+SIZE(timer_list, struct timer_list);
+OFF(timer_list, entry);
+OFF(timer_list, expires);
+OFF(timer_list, function);
+OFF(timer_list, flags);
+
+SIZE(work_struct, struct work_struct);
+OFF(work_struct, data);
+OFF(work_struct, entry);
+OFF(work_struct, func);
+
+SIZE(delayed_work, struct delayed_work);
+OFF(delayed_work, work);
+OFF(delayed_work, timer);
+
+SIZE(mutex, struct mutex);
+SIZE(spinlock_t, spinlock_t);
+SIZE(completion, struct completion);
+SIZE(wait_queue_head_t, wait_queue_head_t);
+
+/* ---- driver model, files ---------------------------------------------- */
+SIZE(kobject, struct kobject);
+
+SIZE(device, struct device);
+OFF(device, init_name);
+OFF(device, driver);
+OFF(device, kobj);
+
+SIZE(file_operations, struct file_operations);
+OFF(file_operations, owner);
+OFF(file_operations, read);
+OFF(file_operations, write);
+OFF(file_operations, open);
+OFF(file_operations, release);
+OFF(file_operations, unlocked_ioctl);
+
+SIZE(miscdevice, struct miscdevice);
+OFF(miscdevice, minor);
+OFF(miscdevice, name);
+OFF(miscdevice, fops);
+
+SIZE(proc_ops, struct proc_ops);
+OFF(proc_ops, proc_open);
+OFF(proc_ops, proc_read);
+OFF(proc_ops, proc_write);
+OFF(proc_ops, proc_release);
+
+/* ---- strings ---------------------------------------------------------- */
+KLOAD_PROBE_STR(const__UTS_RELEASE, "UTS_RELEASE", UTS_RELEASE);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kload profile probe: compiled for its constants, never loaded");
