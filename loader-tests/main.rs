@@ -1,1 +1,8 @@
+//! kload's integration tests: real `.ko` files built by kbuild from
+//! sample-modules/, run through the `kload` binary or the library.
 
+mod common;
+mod explain;
+mod images;
+mod malformed;
+mod run;

@@ -35,16 +35,23 @@ use module::{LoadError, ModuleImage};
 use profile::{KernelProfile, Match};
 
 /// Choose the kernel profile for a module image by its vermagic.
-pub fn profile_for_image(image: &ModuleImage) -> Result<(&'static KernelProfile, Match), LoadError> {
+pub fn profile_for_image(
+    image: &ModuleImage,
+) -> Result<(&'static KernelProfile, Match), LoadError> {
     let sections = elf_validity_check(&image.file, image)?;
     let modinfo_idx = sections.iter().position(|s| s.name == ".modinfo");
     let vermagic = modinfo_idx
-        .map(|i| module::modinfo::Modinfo::parse(module::load_info::section_bytes(image, &sections[i])))
+        .map(|i| {
+            module::modinfo::Modinfo::parse(module::load_info::section_bytes(image, &sections[i]))
+        })
         .and_then(|m| m.get("vermagic").map(str::to_owned))
         .unwrap_or_default();
     profile::for_vermagic(&vermagic).ok_or_else(|| {
         let name = setup_load_info_name(image).unwrap_or_else(|| image.file.clone());
-        LoadError::NoProfile { module: name, vermagic }
+        LoadError::NoProfile {
+            module: name,
+            vermagic,
+        }
     })
 }
 

@@ -12,8 +12,16 @@ struct Verb {
 }
 
 const VERBS: &[Verb] = &[
-    Verb { name: "run", synopsis: "run [--allow-missing] [--trace] FILE [param=value...]", main: run::main },
-    Verb { name: "explain", synopsis: "explain [--disasm] FILE", main: explain::main },
+    Verb {
+        name: "run",
+        synopsis: "run [--allow-missing] [--trace] FILE [param=value...]",
+        main: run::main,
+    },
+    Verb {
+        name: "explain",
+        synopsis: "explain [--disasm] FILE",
+        main: explain::main,
+    },
 ];
 
 pub fn main(args: &[String]) -> i32 {
@@ -49,12 +57,21 @@ pub fn kmod_strerror(errno: i32) -> String {
         libc::ENOENT => "Unknown symbol in module".into(),
         libc::ESRCH => "Module has wrong symbol version".into(),
         libc::EINVAL => "Invalid parameters".into(),
-        e => std::io::Error::from_raw_os_error(e).to_string().split(" (os error").next().unwrap_or_default().to_owned(),
+        e => strerror(&std::io::Error::from_raw_os_error(e)),
     }
 }
 
+/// `strerror` text of an I/O error, without Rust's " (os error N)".
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_owned()
+}
+
 /// Split `args` into flags (leading `--x`) and the rest.
-pub fn take_flags<'a>(args: &'a [String], known: &[&str]) -> Result<(Vec<&'a str>, &'a [String]), String> {
+pub fn take_flags<'a>(
+    args: &'a [String],
+    known: &[&str],
+) -> Result<(Vec<&'a str>, &'a [String]), String> {
     let mut flags = Vec::new();
     let mut i = 0;
     while let Some(a) = args.get(i).filter(|a| a.starts_with('-')) {

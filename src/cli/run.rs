@@ -28,7 +28,10 @@ pub fn main(args: &[String]) -> i32 {
     let profile = match kload::profile_for_image(&image) {
         Ok((p, Match::Exact)) => p,
         Ok((p, Match::SameSeries)) => {
-            eprintln!("kload: {file}: no exact profile; using Debian {} ({})", p.series, p.release);
+            eprintln!(
+                "kload: {file}: no exact profile; using Debian {} ({})",
+                p.series, p.release
+            );
             p
         }
         Err(e) => return insmod_error(file, &e),
@@ -43,7 +46,11 @@ pub fn main(args: &[String]) -> i32 {
     kernel.log.set_console(Some(Arc::new(print_record)));
     let opts = LoadOptions {
         args: params.join(" "),
-        missing: if flags.contains(&"--allow-missing") { Missing::Trap } else { Missing::Fail },
+        missing: if flags.contains(&"--allow-missing") {
+            Missing::Trap
+        } else {
+            Missing::Fail
+        },
     };
     let status = run_module(&kernel, file, image, &opts);
     kernel.log.flush();
@@ -63,7 +70,11 @@ fn run_module(kernel: &Arc<Kernel>, file: &str, image: ModuleImage, opts: &LoadO
     match module::delete_module(kernel, &m.name, false) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("rmmod: ERROR: could not remove module {}: {}", m.name, super::kmod_strerror(e.errno()));
+            eprintln!(
+                "rmmod: ERROR: could not remove module {}: {}",
+                m.name,
+                super::kmod_strerror(e.errno())
+            );
             eprintln!("kload: {e}");
             1
         }
@@ -71,7 +82,25 @@ fn run_module(kernel: &Arc<Kernel>, file: &str, image: ModuleImage, opts: &LoadO
 }
 
 fn insmod_error(file: &str, e: &module::LoadError) -> i32 {
-    eprintln!("insmod: ERROR: could not insert module {file}: {}", super::kmod_strerror(e.errno()));
+    if let module::LoadError::Io { source, .. } = e {
+        // kmod fails to open the file itself, before any syscall.
+        eprintln!(
+            "insmod: ERROR: could not load module {file}: {}",
+            super::strerror(source)
+        );
+        return 1;
+    }
+    if let module::LoadError::InitKilled { .. } = e {
+        // The kernel kills a task that oopses: insmod gets SIGKILL and the
+        // shell says "Killed" (exit status 128 + 9).
+        eprintln!("Killed");
+        eprintln!("kload: {e}");
+        return 137;
+    }
+    eprintln!(
+        "insmod: ERROR: could not insert module {file}: {}",
+        super::kmod_strerror(e.errno())
+    );
     eprintln!("kload: {e}");
     1
 }

@@ -47,7 +47,10 @@ impl CallArgs {
 
     /// The variadic arguments starting at argument `first` (the `...`).
     pub fn va(&self, first: usize) -> ArgsVaList<'_> {
-        ArgsVaList { args: self, next: first }
+        ArgsVaList {
+            args: self,
+            next: first,
+        }
     }
 }
 
@@ -85,7 +88,10 @@ pub unsafe extern "C" fn kload_stub_dispatch(regs: *const [u64; 6], stack: u64, 
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            task::kill(&format!("kload internal error in {}: {msg}", symbols::stub_name(id)));
+            task::kill(&format!(
+                "kload internal error in {}: {msg}",
+                symbols::stub_name(id)
+            ));
             0
         }
     };

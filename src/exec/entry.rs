@@ -155,7 +155,10 @@ mod tests {
         }
         assert_eq!(text.first().map(String::as_str), Some("push %rbp"));
         assert!(text.iter().any(|t| t == "mov $7,%edx"), "{text:?}");
-        assert!(text.iter().any(|t| t == "movabs $0x1122334455667788,%rax"), "{text:?}");
+        assert!(
+            text.iter().any(|t| t == "movabs $0x1122334455667788,%rax"),
+            "{text:?}"
+        );
         assert_eq!(text.last().map(String::as_str), Some("ret"));
     }
 }

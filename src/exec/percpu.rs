@@ -25,7 +25,10 @@ impl PerCpu {
     pub fn new(canary: u64) -> Result<PerCpu, MmError> {
         let region = LowRegion::alloc(PERCPU_SIZE, Prot::ReadWrite, "percpu")?;
         region.write(STACK_CANARY_OFFSET, &canary.to_le_bytes())?;
-        Ok(PerCpu { region, next: Mutex::new(FIRST_FREE) })
+        Ok(PerCpu {
+            region,
+            next: Mutex::new(FIRST_FREE),
+        })
     }
 
     /// `%gs.base` for this CPU.
@@ -50,7 +53,9 @@ impl PerCpu {
 
     pub fn read_u64(&self, offset: u64) -> Result<u64, MmError> {
         let b = self.region.read(offset, 8)?;
-        Ok(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        Ok(u64::from_le_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
     }
 
     pub fn read_u32(&self, offset: u64) -> Result<u32, MmError> {

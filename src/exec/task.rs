@@ -54,7 +54,13 @@ impl Task {
         // running into whatever lies below.
         stack.protect(0, Some(PAGE_SIZE), Prot::None)?;
         let ts = kernel.sched.new_task_struct(kernel.profile, &stack, comm)?;
-        Ok(Task { pid: ts.pid, comm: comm.to_owned(), task_struct: ts.region.addr(), _task_struct_mem: ts.region, stack })
+        Ok(Task {
+            pid: ts.pid,
+            comm: comm.to_owned(),
+            task_struct: ts.region.addr(),
+            _task_struct_mem: ts.region,
+            stack,
+        })
     }
 
     fn stack_top(&self) -> u64 {
@@ -81,9 +87,15 @@ thread_local! {
 /// Run `f` on a new kernel task named `comm`: a host thread holding the
 /// CPU, with `%gs` and `current` set, on which `call_module` may run module
 /// code. Blocks until the task ends.
-pub fn run_task<R: Send>(kernel: &Arc<Kernel>, comm: &str, f: impl FnOnce() -> R + Send) -> Result<R, TaskError> {
+pub fn run_task<R: Send>(
+    kernel: &Arc<Kernel>,
+    comm: &str,
+    f: impl FnOnce() -> R + Send,
+) -> Result<R, TaskError> {
     std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new().name(comm.to_owned()).spawn_scoped(scope, || task_main(kernel, comm, f))?;
+        let handle = std::thread::Builder::new()
+            .name(comm.to_owned())
+            .spawn_scoped(scope, || task_main(kernel, comm, f))?;
         handle.join().unwrap_or(Err(TaskError::Panicked))
     })
 }
@@ -94,7 +106,12 @@ fn task_main<R>(kernel: &Arc<Kernel>, comm: &str, f: impl FnOnce() -> R) -> Resu
     set_gs_base(kernel.percpu.base())?;
     kernel.sched.switch_to(&kernel.percpu, task.task_struct)?;
     RUNNING.with(|r| {
-        *r.borrow_mut() = Some(Running { kernel: Arc::clone(kernel), task: Arc::clone(&task), ctxs: Vec::new(), death: None })
+        *r.borrow_mut() = Some(Running {
+            kernel: Arc::clone(kernel),
+            task: Arc::clone(&task),
+            ctxs: Vec::new(),
+            death: None,
+        })
     });
     let result = f();
     RUNNING.with(|r| r.borrow_mut().take());
@@ -114,7 +131,11 @@ pub fn call_module(func: u64, args: [u64; 6]) -> Result<u64, String> {
     let stack_top = RUNNING.with(|r| {
         let mut r = r.borrow_mut();
         let running = r.as_mut()?;
-        let top = if running.ctxs.is_empty() { running.task.stack_top() } else { 0 };
+        let top = if running.ctxs.is_empty() {
+            running.task.stack_top()
+        } else {
+            0
+        };
         running.ctxs.push(&*ctx);
         Some(top)
     });

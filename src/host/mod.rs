@@ -11,6 +11,8 @@ pub fn random_u64() -> u64 {
     if n == buf.len() as isize {
         return u64::from_le_bytes(buf);
     }
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     (t.as_nanos() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }

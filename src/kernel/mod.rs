@@ -10,7 +10,6 @@ pub mod printk;
 pub mod sched;
 pub mod symbols;
 pub mod trace;
-#[path = "vsprintf_tmp.rs"]
 pub mod vsprintf;
 pub mod x86;
 
@@ -114,12 +113,22 @@ impl Kernel {
         let module = self.modules().iter().find(|m| m.contains(addr)).cloned();
         if let Some(m) = module {
             if let Some((name, off, size)) = m.kallsyms_lookup(addr) {
-                return f(Some(SymbolHit { name: &name, offset: off, size, module: Some(&m.name) }));
+                return f(Some(SymbolHit {
+                    name: &name,
+                    offset: off,
+                    size,
+                    module: Some(&m.name),
+                }));
             }
             return f(None);
         }
         match symbols::symbolize(addr) {
-            Some((name, off, size)) => f(Some(SymbolHit { name, offset: off, size, module: None })),
+            Some((name, off, size)) => f(Some(SymbolHit {
+                name,
+                offset: off,
+                size,
+                module: None,
+            })),
             None => f(None),
         }
     }
@@ -136,9 +145,14 @@ impl Kernel {
     }
 
     /// `%pB` of a return address: looked up at `addr - 1`, so a call at the
-    /// very end of a function is attributed to it.
+    /// very end of a function is attributed to it. A return into kload's own
+    /// code (a tail call from the module's entry point) names kload's entry.
     pub fn symbolize_return_address(&self, addr: u64) -> String {
-        let mut out = format!("0x{addr:x}");
+        let mut out = if mm::region_tag(addr).is_none() {
+            "kload_enter (kload's call into module code)".to_owned()
+        } else {
+            format!("0x{addr:x}")
+        };
         self.with_symbol(addr.wrapping_sub(1), &mut |hit| {
             if let Some(h) = hit {
                 out = format_hit(&h, h.offset + 1);
@@ -149,7 +163,10 @@ impl Kernel {
 
     /// The module list as `print_modules` shows it after "Modules linked in:".
     pub fn modules_linked_in(&self) -> String {
-        self.modules().iter().map(|m| format!(" {}", m.name_with_flags())).collect()
+        self.modules()
+            .iter()
+            .map(|m| format!(" {}", m.name_with_flags()))
+            .collect()
     }
 }
 
@@ -171,6 +188,18 @@ impl FormatContext for Kernel {
 
     fn lookup_symbol(&self, addr: u64, f: &mut dyn FnMut(Option<SymbolHit<'_>>)) {
         self.with_symbol(addr, f)
+    }
+
+    /// `%pV`: a `struct va_format` carries a pointer to the caller's va_list.
+    fn open_va_list(&self, addr: u64) -> Option<Box<dyn vsprintf::VaList + '_>> {
+        vsprintf::SysVVaList::open(self, addr)
+            .map(|v| Box::new(v) as Box<dyn vsprintf::VaList + '_>)
+    }
+
+    /// The kernel WARNs here (bad format strings); kload reports it as a
+    /// diagnostic of its own, and notes what it does not emulate yet.
+    fn warn(&self, message: &str) {
+        log::warn!("vsprintf: {message}");
     }
 
     /// The kernel hashes pointers with siphash under a boot-time random key

@@ -69,8 +69,11 @@ impl Taint {
         if mask == 0 {
             return "Not tainted".into();
         }
-        let letters: String =
-            TAINT_FLAGS.iter().enumerate().map(|(i, f)| if mask & (1 << i) != 0 { f.0 } else { f.1 }).collect();
+        let letters: String = TAINT_FLAGS
+            .iter()
+            .enumerate()
+            .map(|(i, f)| if mask & (1 << i) != 0 { f.0 } else { f.1 })
+            .collect();
         format!("Tainted: {letters}")
     }
 
@@ -89,19 +92,29 @@ impl Taint {
 
 /// The letters of a module's own taints, as lsmod and "Modules linked in" show them.
 pub fn module_flags(mask: u32) -> String {
-    TAINT_FLAGS.iter().enumerate().filter(|(i, f)| f.2 && mask & (1 << i) != 0).map(|(_, f)| f.0).collect()
+    TAINT_FLAGS
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| f.2 && mask & (1 << i) != 0)
+        .map(|(_, f)| f.0)
+        .collect()
 }
 
 /// The `CPU: ... Comm: ... Tainted: ...` line of every report (`dump_stack_print_info`),
 /// and for 6.11+ the verbose taint line after it.
 pub fn report_header(k: &Kernel) -> Vec<String> {
-    let (pid, comm) = task::current_task().map_or((0, "swapper/0".to_owned()), |t| (t.pid, t.comm.clone()));
+    let (pid, comm) =
+        task::current_task().map_or((0, "swapper/0".to_owned()), |t| (t.pid, t.comm.clone()));
     let release = k.profile.release;
     let tainted = k.taint.print_tainted();
     if k.profile.series == "6.1" {
-        vec![format!("CPU: 0 PID: {pid} Comm: {comm} {tainted} {release} #1")]
+        vec![format!(
+            "CPU: 0 PID: {pid} Comm: {comm} {tainted} {release} #1"
+        )]
     } else {
-        let mut v = vec![format!("CPU: 0 UID: 0 PID: {pid} Comm: {comm} {tainted} {release} #1")];
+        let mut v = vec![format!(
+            "CPU: 0 UID: 0 PID: {pid} Comm: {comm} {tainted} {release} #1"
+        )];
         if k.taint.mask() != 0 {
             v.push(k.taint.print_tainted_verbose());
         }
@@ -112,17 +125,28 @@ pub fn report_header(k: &Kernel) -> Vec<String> {
 /// Report a call into a symbol kload does not implement, like an Oops, and
 /// let the caller kill the task.
 pub fn unimplemented_called(name: &str, caller: u64) {
-    let Some(k) = task::current_kernel() else { return };
+    let Some(k) = task::current_kernel() else {
+        return;
+    };
     let log = &k.log;
-    log.emit(LOGLEVEL_EMERG, &format!("BUG: kload: call to unimplemented kernel function {name}"));
+    log.emit(
+        LOGLEVEL_EMERG,
+        &format!("BUG: kload: call to unimplemented kernel function {name}"),
+    );
     for line in report_header(&k) {
         log.emit(LOGLEVEL_WARNING, &line);
     }
     log.emit(LOGLEVEL_WARNING, "Call Trace:");
     log.emit(LOGLEVEL_WARNING, " <TASK>");
-    log.emit(LOGLEVEL_WARNING, &format!(" {}", k.symbolize_return_address(caller)));
+    log.emit(
+        LOGLEVEL_WARNING,
+        &format!(" {}", k.symbolize_return_address(caller)),
+    );
     log.emit(LOGLEVEL_WARNING, " </TASK>");
-    log.emit(LOGLEVEL_WARNING, &format!("Modules linked in: {}", k.modules_linked_in()));
+    log.emit(
+        LOGLEVEL_WARNING,
+        &format!("Modules linked in:{}", k.modules_linked_in()),
+    );
     log.emit(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---");
     k.taint.add(TAINT_DIE);
 }
@@ -130,11 +154,15 @@ pub fn unimplemented_called(name: &str, caller: u64) {
 /// `__stack_chk_fail`: the kernel panics with "stack-protector: Kernel stack
 /// is corrupted in: %pB"; kload reports the same and kills only the task.
 fn sys_stack_chk_fail(a: &mut CallArgs) -> u64 {
-    let Some(k) = task::current_kernel() else { return 0 };
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
     let site = k.symbolize_return_address(a.caller());
     k.log.emit(
         LOGLEVEL_EMERG,
-        &format!("Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {site}"),
+        &format!(
+            "Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {site}"
+        ),
     );
     for line in report_header(&k) {
         k.log.emit(LOGLEVEL_ERR, &line);
@@ -159,7 +187,10 @@ mod tests {
         assert!(!t.add(TAINT_OOT_MODULE));
         t.add(TAINT_UNSIGNED_MODULE);
         assert_eq!(t.print_tainted(), "Tainted: G           OE     ");
-        assert_eq!(t.print_tainted_verbose(), "Tainted: [O]=OOT_MODULE, [E]=UNSIGNED_MODULE");
+        assert_eq!(
+            t.print_tainted_verbose(),
+            "Tainted: [O]=OOT_MODULE, [E]=UNSIGNED_MODULE"
+        );
         assert_eq!(module_flags(t.mask() | 1 << TAINT_WARN), "OE");
     }
 }

@@ -46,7 +46,10 @@ impl Record {
     pub fn dmesg_lines(&self) -> Vec<String> {
         let usec = self.ts_nsec / 1000;
         let prefix = format!("[{:5}.{:06}] ", usec / 1_000_000, usec % 1_000_000);
-        self.text.split('\n').map(|l| format!("{prefix}{l}")).collect()
+        self.text
+            .split('\n')
+            .map(|l| format!("{prefix}{l}"))
+            .collect()
     }
 }
 
@@ -74,7 +77,10 @@ pub struct LogBuffer {
 
 impl LogBuffer {
     pub fn new(boot: Instant) -> LogBuffer {
-        LogBuffer { boot, inner: Mutex::default() }
+        LogBuffer {
+            boot,
+            inner: Mutex::default(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
@@ -109,7 +115,12 @@ impl LogBuffer {
         inner.finish_open();
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let record = Record { seq, ts_nsec, level: level.unwrap_or(DEFAULT_MESSAGE_LOGLEVEL), text: text.into_owned() };
+        let record = Record {
+            seq,
+            ts_nsec,
+            level: level.unwrap_or(DEFAULT_MESSAGE_LOGLEVEL),
+            text: text.into_owned(),
+        };
         if newline {
             inner.push(record);
         } else {
@@ -183,7 +194,9 @@ fn parse_prefix(mut raw: &[u8]) -> (Option<u8>, bool, &[u8]) {
 
 /// `_printk(const char *fmt, ...)` (6.1+) and the older `printk`.
 fn sys_printk(a: &mut CallArgs) -> u64 {
-    let Some(k) = task::current_kernel() else { return 0 };
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
     let fmt = mm::read_cstr(a.arg(0), 4096).unwrap_or_default();
     let text = vsnprintf(&fmt, &mut a.va(1), &*k);
     let pid = task::current_task().map_or(0, |t| t.pid);
@@ -200,7 +213,10 @@ mod tests {
     use super::*;
 
     fn texts(log: &LogBuffer) -> Vec<(u8, String)> {
-        log.records().into_iter().map(|r| (r.level, r.text)).collect()
+        log.records()
+            .into_iter()
+            .map(|r| (r.level, r.text))
+            .collect()
     }
 
     #[test]
@@ -231,7 +247,10 @@ mod tests {
         assert_eq!(recs[0].text, "open");
         let lines = recs[1].dmesg_lines();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].starts_with('[') && lines[0].ends_with("] a"), "{lines:?}");
+        assert!(
+            lines[0].starts_with('[') && lines[0].ends_with("] a"),
+            "{lines:?}"
+        );
         assert!(lines[1].ends_with("] b"));
     }
 }

@@ -63,7 +63,12 @@ impl Sched {
         percpu.write(this_cpu_off, &percpu.base().to_le_bytes())?;
         percpu.write(preempt_count, &PREEMPT_ENABLED.to_le_bytes())?;
         percpu.write(cpu_number, &0u32.to_le_bytes())?;
-        Ok(Sched { current, preempt_count, symbols, next_pid: AtomicU32::new(1) })
+        Ok(Sched {
+            current,
+            preempt_count,
+            symbols,
+            next_pid: AtomicU32::new(1),
+        })
     }
 
     /// The per-CPU offset of a scheduler per-CPU symbol.
@@ -86,13 +91,21 @@ impl Sched {
     }
 
     /// Allocate and fill a `task_struct` for a new kernel task.
-    pub fn new_task_struct(&self, profile: &KernelProfile, stack: &LowRegion, comm: &str) -> Result<NewTask, SchedError> {
+    pub fn new_task_struct(
+        &self,
+        profile: &KernelProfile,
+        stack: &LowRegion,
+        comm: &str,
+    ) -> Result<NewTask, SchedError> {
         let size = profile.field("sizeof(struct task_struct)")?;
         let region = LowRegion::alloc(size, Prot::ReadWrite, "task_struct")?;
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
         region.write(profile.field("task_struct.pid")?, &pid.to_le_bytes())?;
         region.write(profile.field("task_struct.tgid")?, &pid.to_le_bytes())?;
-        region.write(profile.field("task_struct.stack")?, &stack.addr().to_le_bytes())?;
+        region.write(
+            profile.field("task_struct.stack")?,
+            &stack.addr().to_le_bytes(),
+        )?;
         let group_leader = profile.field("task_struct.group_leader")?;
         region.write(group_leader, &region.addr().to_le_bytes())?;
         let comm_len = profile.field("TASK_COMM_LEN")? as usize;

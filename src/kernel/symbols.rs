@@ -95,7 +95,8 @@ fn build() -> Result<StubTable, MmError> {
         .sum();
     let code = LowRegion::alloc(size as u64, Prot::ReadWrite, "stub-text")?;
     let mut image = vec![0xccu8; size];
-    let (mut names, mut fns, mut by_name, mut by_addr) = (Vec::new(), Vec::new(), HashMap::new(), BTreeMap::new());
+    let (mut names, mut fns, mut by_name, mut by_addr) =
+        (Vec::new(), Vec::new(), HashMap::new(), BTreeMap::new());
     let mut off = 0usize;
     let dispatch = kload_stub_dispatch as *const () as usize as u64;
     for (name, def) in reg.defs {
@@ -120,7 +121,14 @@ fn build() -> Result<StubTable, MmError> {
     }
     code.write(0, &image)?;
     code.protect(0, None, Prot::ReadExec)?;
-    Ok(StubTable { names, fns, by_name, by_addr, _code: code, traps: Mutex::default() })
+    Ok(StubTable {
+        names,
+        fns,
+        by_name,
+        by_addr,
+        _code: code,
+        traps: Mutex::default(),
+    })
 }
 
 /// The address module code calls for an implemented stub symbol.
@@ -150,8 +158,14 @@ pub fn trap_for(name: &str) -> Result<u64, MmError> {
     }
     let id = TRAP_BIT | traps.names.len() as u32;
     let slot = traps.used_in_last * TRAMPOLINE_SIZE as u64;
-    let page = traps.pages.last().ok_or(MmError::Exhausted(crate::mm::PAGE_SIZE))?;
-    page.write(slot, &trampoline(id, kload_stub_dispatch as *const () as usize as u64))?;
+    let page = traps
+        .pages
+        .last()
+        .ok_or(MmError::Exhausted(crate::mm::PAGE_SIZE))?;
+    page.write(
+        slot,
+        &trampoline(id, kload_stub_dispatch as *const () as usize as u64),
+    )?;
     let addr = page.addr() + slot;
     traps.used_in_last += 1;
     traps.names.push(name.to_owned());
@@ -161,22 +175,35 @@ pub fn trap_for(name: &str) -> Result<u64, MmError> {
 
 /// The name of stub or trap `id`.
 pub fn stub_name(id: u32) -> String {
-    let Ok(t) = table() else { return format!("stub #{id}") };
+    let Ok(t) = table() else {
+        return format!("stub #{id}");
+    };
     if id & TRAP_BIT != 0 {
         let traps = t.traps.lock().unwrap_or_else(|p| p.into_inner());
-        return traps.names.get((id & !TRAP_BIT) as usize).cloned().unwrap_or_default();
+        return traps
+            .names
+            .get((id & !TRAP_BIT) as usize)
+            .cloned()
+            .unwrap_or_default();
     }
-    t.names.get(id as usize).map_or_else(|| format!("stub #{id}"), |s| s.to_string())
+    t.names
+        .get(id as usize)
+        .map_or_else(|| format!("stub #{id}"), |s| s.to_string())
 }
 
 /// Run stub `id` (called by the dispatcher).
 pub fn call_stub(id: u32, args: &mut CallArgs) -> u64 {
-    let f = table().ok().and_then(|t| t.fns.get(id as usize).copied().flatten());
+    let f = table()
+        .ok()
+        .and_then(|t| t.fns.get(id as usize).copied().flatten());
     match f {
         Some(f) if id & TRAP_BIT == 0 => f(args),
         _ => {
             super::panic::unimplemented_called(&stub_name(id), args.caller());
-            task::kill(&format!("call to unimplemented kernel function {}", stub_name(id)));
+            task::kill(&format!(
+                "call to unimplemented kernel function {}",
+                stub_name(id)
+            ));
             0
         }
     }

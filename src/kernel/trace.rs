@@ -71,12 +71,19 @@ const TRACE_HEADER: &[&str] = &[
 
 impl TraceBuffer {
     pub fn new(boot: Instant) -> TraceBuffer {
-        TraceBuffer { boot, entries: Mutex::default(), buffers_allocated: Mutex::new(false) }
+        TraceBuffer {
+            boot,
+            entries: Mutex::default(),
+            buffers_allocated: Mutex::new(false),
+        }
     }
 
     /// `trace_printk_init_buffers`: once per boot, with the kernel's notice.
     pub fn init_buffers(&self, log: &LogBuffer) {
-        let mut done = self.buffers_allocated.lock().unwrap_or_else(|p| p.into_inner());
+        let mut done = self
+            .buffers_allocated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if !*done {
             *done = true;
             for line in TRACE_PRINTK_NOTICE {
@@ -86,14 +93,27 @@ impl TraceBuffer {
     }
 
     fn record(&self, ip: u64, text: String) {
-        let (pid, comm) = task::current_task().map_or((0, String::from("<idle>")), |t| (t.pid, t.comm.clone()));
+        let (pid, comm) =
+            task::current_task().map_or((0, String::from("<idle>")), |t| (t.pid, t.comm.clone()));
         let ts_nsec = self.boot.elapsed().as_nanos() as u64;
-        let entry = TraceEntry { ts_nsec, pid, comm, ip, text };
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+        let entry = TraceEntry {
+            ts_nsec,
+            pid,
+            comm,
+            ip,
+            text,
+        };
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
     }
 
     pub fn entries(&self) -> Vec<TraceEntry> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The buffer as `cat /sys/kernel/tracing/trace` shows it. The caller's
@@ -102,19 +122,22 @@ impl TraceBuffer {
     pub fn format(&self, k: &super::Kernel) -> Vec<String> {
         let entries = self.entries();
         let mut out: Vec<String> = TRACE_HEADER.iter().map(|l| l.to_string()).collect();
-        out[2] = format!("# entries-in-buffer/entries-written: {0}/{0}   #P:1", entries.len());
+        out[2] = format!(
+            "# entries-in-buffer/entries-written: {0}/{0}   #P:1",
+            entries.len()
+        );
         out.extend(entries.iter().map(|e| {
-                let usec = e.ts_nsec / 1000;
-                let text = e.text.strip_suffix('\n').unwrap_or(&e.text);
-                format!(
-                    "{:>16}-{:<7} [000] ..... {:5}.{:06}: {}: {text}",
-                    e.comm,
-                    e.pid,
-                    usec / 1_000_000,
-                    usec % 1_000_000,
-                    symbol_name(k, e.ip)
-                )
-            }));
+            let usec = e.ts_nsec / 1000;
+            let text = e.text.strip_suffix('\n').unwrap_or(&e.text);
+            format!(
+                "{:>16}-{:<7} [000] ..... {:5}.{:06}: {}: {text}",
+                e.comm,
+                e.pid,
+                usec / 1_000_000,
+                usec % 1_000_000,
+                symbol_name(k, e.ip)
+            )
+        }));
         out
     }
 }
@@ -131,30 +154,39 @@ fn symbol_name(k: &super::Kernel, ip: u64) -> String {
 
 /// `int __trace_bputs(unsigned long ip, const char *str)`
 fn sys_trace_bputs(a: &mut CallArgs) -> u64 {
-    let Some(k) = task::current_kernel() else { return 0 };
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
     let text = mm::read_cstr(a.arg(1), 4096).unwrap_or_default();
     let n = text.len();
-    k.trace.record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
+    k.trace
+        .record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
     n as u64
 }
 
 /// `int __trace_puts(unsigned long ip, const char *str, int size)`
 fn sys_trace_puts(a: &mut CallArgs) -> u64 {
-    let Some(k) = task::current_kernel() else { return 0 };
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
     let size = usize::try_from(a.int(2)).unwrap_or(0);
     let text = mm::read_bytes(a.arg(1), size).unwrap_or_default();
-    k.trace.record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
+    k.trace
+        .record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
     size as u64
 }
 
 /// `int __trace_printk(unsigned long ip, const char *fmt, ...)` and
 /// `__trace_bprintk` (same arguments; the binary packing is internal).
 fn sys_trace_printk(a: &mut CallArgs) -> u64 {
-    let Some(k) = task::current_kernel() else { return 0 };
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
     let fmt = mm::read_cstr(a.arg(1), 4096).unwrap_or_default();
     let text = vsnprintf(&fmt, &mut a.va(2), &*k);
     let n = text.len();
-    k.trace.record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
+    k.trace
+        .record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
     n as u64
 }
 

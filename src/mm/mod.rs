@@ -32,7 +32,11 @@ pub enum MmError {
     #[error("out of low memory: no free range of {0:#x} bytes below 2 GiB")]
     Exhausted(u64),
     #[error("mprotect({addr:#x}, {len:#x}) failed: {err}")]
-    Protect { addr: u64, len: u64, err: std::io::Error },
+    Protect {
+        addr: u64,
+        len: u64,
+        err: std::io::Error,
+    },
     #[error("access to {addr:#x}+{len:#x} is outside kload's memory or not permitted")]
     Fault { addr: u64, len: u64 },
 }
@@ -91,7 +95,11 @@ fn arena() -> Result<MutexGuard<'static, Arena>, MmError> {
 fn reserve() -> Result<Arena, MmError> {
     let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
     let attempts = [
-        (PREFERRED_BASE, RESERVE_SIZE, flags | libc::MAP_FIXED_NOREPLACE),
+        (
+            PREFERRED_BASE,
+            RESERVE_SIZE,
+            flags | libc::MAP_FIXED_NOREPLACE,
+        ),
         (0, RESERVE_SIZE / 2, flags | libc::MAP_32BIT),
         (0, RESERVE_SIZE / 8, flags | libc::MAP_32BIT),
     ];
@@ -100,7 +108,16 @@ fn reserve() -> Result<Arena, MmError> {
         // SAFETY: an anonymous PROT_NONE mapping; with MAP_FIXED_NOREPLACE the
         // kernel refuses rather than replaces an existing mapping, and with a
         // zero hint it picks a free range, so no existing memory is affected.
-        let p = unsafe { libc::mmap(hint as *mut libc::c_void, len as usize, libc::PROT_NONE, flags, -1, 0) };
+        let p = unsafe {
+            libc::mmap(
+                hint as *mut libc::c_void,
+                len as usize,
+                libc::PROT_NONE,
+                flags,
+                -1,
+                0,
+            )
+        };
         if p == libc::MAP_FAILED {
             last = std::io::Error::last_os_error();
             continue;
@@ -115,7 +132,12 @@ fn reserve() -> Result<Arena, MmError> {
         log::debug!("mm: reserved {len:#x} bytes of low memory at {base:#x}");
         let mut free = BTreeMap::new();
         free.insert(base, len);
-        return Ok(Arena { base, end: base + len, free, used: BTreeMap::new() });
+        return Ok(Arena {
+            base,
+            end: base + len,
+            free,
+            used: BTreeMap::new(),
+        });
     }
     Err(MmError::Reserve(last))
 }
@@ -130,7 +152,11 @@ fn mprotect(addr: u64, len: u64, prot: Prot) -> Result<(), MmError> {
     // Rust object aliases.
     let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, len as usize, prot.bits()) };
     if rc != 0 {
-        return Err(MmError::Protect { addr, len, err: std::io::Error::last_os_error() });
+        return Err(MmError::Protect {
+            addr,
+            len,
+            err: std::io::Error::last_os_error(),
+        });
     }
     Ok(())
 }
@@ -148,7 +174,11 @@ impl LowRegion {
     pub fn alloc(len: u64, prot: Prot, tag: &'static str) -> Result<LowRegion, MmError> {
         let len = page_align(len);
         let mut a = arena()?;
-        let (&start, &flen) = a.free.iter().find(|(_, &l)| l >= len).ok_or(MmError::Exhausted(len))?;
+        let (&start, &flen) = a
+            .free
+            .iter()
+            .find(|(_, &l)| l >= len)
+            .ok_or(MmError::Exhausted(len))?;
         a.free.remove(&start);
         if flen > len {
             a.free.insert(start + len, flen - len);
@@ -185,7 +215,10 @@ impl LowRegion {
     pub fn protect(&self, offset: u64, len: Option<u64>, prot: Prot) -> Result<(), MmError> {
         let len = len.unwrap_or(self.len - offset.min(self.len));
         if offset % PAGE_SIZE != 0 || offset + len > self.len {
-            return Err(MmError::Fault { addr: self.addr + offset, len });
+            return Err(MmError::Fault {
+                addr: self.addr + offset,
+                len,
+            });
         }
         if len == 0 {
             return Ok(());
@@ -199,28 +232,52 @@ impl LowRegion {
     /// Copy `bytes` into the region at `offset`, whatever its protection
     /// (the loader writes before sealing).
     pub fn write(&self, offset: u64, bytes: &[u8]) -> Result<(), MmError> {
-        let fault = MmError::Fault { addr: self.addr.wrapping_add(offset), len: bytes.len() as u64 };
-        if offset.checked_add(bytes.len() as u64).is_none_or(|end| end > self.len) {
+        let fault = MmError::Fault {
+            addr: self.addr.wrapping_add(offset),
+            len: bytes.len() as u64,
+        };
+        if offset
+            .checked_add(bytes.len() as u64)
+            .is_none_or(|end| end > self.len)
+        {
             return Err(fault);
         }
         with_writable(self.addr + offset, bytes.len() as u64, || {
             // SAFETY: the destination lies inside this live region (checked
             // above) and was made writable by with_writable; a region's
             // memory is never borrowed by a Rust reference.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), (self.addr + offset) as *mut u8, bytes.len()) };
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    (self.addr + offset) as *mut u8,
+                    bytes.len(),
+                )
+            };
         })
     }
 
     /// Read bytes from the region, whatever its protection.
     pub fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, MmError> {
-        if offset.checked_add(len as u64).is_none_or(|end| end > self.len) {
-            return Err(MmError::Fault { addr: self.addr.wrapping_add(offset), len: len as u64 });
+        if offset
+            .checked_add(len as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            return Err(MmError::Fault {
+                addr: self.addr.wrapping_add(offset),
+                len: len as u64,
+            });
         }
         let mut out = vec![0u8; len];
         with_readable(self.addr + offset, len as u64, || {
             // SAFETY: the source lies inside this live region and is readable
             // for the duration of the closure.
-            unsafe { std::ptr::copy_nonoverlapping((self.addr + offset) as *const u8, out.as_mut_ptr(), len) };
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    (self.addr + offset) as *const u8,
+                    out.as_mut_ptr(),
+                    len,
+                )
+            };
         })?;
         Ok(out)
     }
@@ -273,20 +330,43 @@ impl Arena {
     /// Record a protection change for a sub-range of a used region.
     fn split_used(&mut self, addr: u64, len: u64, prot: Prot) {
         let len = page_align(len);
-        let Some((&start, used)) = self.used.range(..=addr).next_back() else { return };
+        let Some((&start, used)) = self.used.range(..=addr).next_back() else {
+            return;
+        };
         let (ulen, uprot, tag) = (used.len, used.prot, used.tag);
         if addr >= start + ulen {
             return;
         }
         self.used.remove(&start);
         if addr > start {
-            self.used.insert(start, Used { len: addr - start, prot: uprot, tag });
+            self.used.insert(
+                start,
+                Used {
+                    len: addr - start,
+                    prot: uprot,
+                    tag,
+                },
+            );
         }
         let end = (addr + len).min(start + ulen);
-        self.used.insert(addr, Used { len: end - addr, prot, tag });
+        self.used.insert(
+            addr,
+            Used {
+                len: end - addr,
+                prot,
+                tag,
+            },
+        );
         if end < start + ulen {
             // The tail may span further pieces recorded separately; keep it.
-            self.used.insert(end, Used { len: start + ulen - end, prot: uprot, tag });
+            self.used.insert(
+                end,
+                Used {
+                    len: start + ulen - end,
+                    prot: uprot,
+                    tag,
+                },
+            );
         }
         // A range that continued into following pieces: update them too.
         if addr + len > start + ulen {
@@ -296,7 +376,9 @@ impl Arena {
 
     /// Does `[addr, addr+len)` lie in live regions that all satisfy `ok`?
     fn check(&self, addr: u64, len: u64, ok: impl Fn(Prot) -> bool) -> bool {
-        let Some(end) = addr.checked_add(len) else { return false };
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
         let mut at = addr;
         while at < end {
             match self.used.range(..=at).next_back() {
@@ -308,7 +390,11 @@ impl Arena {
     }
 
     fn tag_of(&self, addr: u64) -> Option<&'static str> {
-        self.used.range(..=addr).next_back().filter(|(&s, u)| addr < s + u.len).map(|(_, u)| u.tag)
+        self.used
+            .range(..=addr)
+            .next_back()
+            .filter(|(&s, u)| addr < s + u.len)
+            .map(|(_, u)| u.tag)
     }
 }
 
@@ -360,7 +446,8 @@ pub fn read_bytes(addr: u64, len: usize) -> Option<Vec<u8>> {
 
 /// Read a little-endian u64 of kload memory.
 pub fn read_u64(addr: u64) -> Option<u64> {
-    read_bytes(addr, 8).map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    read_bytes(addr, 8)
+        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
 }
 
 /// Read a NUL-terminated string of at most `max` bytes (without the NUL).
@@ -389,7 +476,10 @@ pub fn read_cstr(addr: u64, max: usize) -> Option<Vec<u8>> {
 pub fn write_bytes(addr: u64, bytes: &[u8]) -> Result<(), MmError> {
     let a = arena()?;
     if !a.check(addr, bytes.len() as u64, Prot::writable) {
-        return Err(MmError::Fault { addr, len: bytes.len() as u64 });
+        return Err(MmError::Fault {
+            addr,
+            len: bytes.len() as u64,
+        });
     }
     // SAFETY: the range is writable live low memory, checked under the arena
     // lock which is held while copying; no Rust reference aliases it.

@@ -53,12 +53,21 @@ pub fn apply_relocations(
             continue;
         }
         let target = s.info as usize;
-        if target >= info.sections.len() || layout.placement[target].is_none() || s.flags & SHF_RELA_LIVEPATCH != 0 {
+        if target >= info.sections.len()
+            || layout.placement[target].is_none()
+            || s.flags & SHF_RELA_LIVEPATCH != 0
+        {
             continue;
         }
         if s.sh_type == SHT_REL {
-            kernel.log.emit(LOGLEVEL_ERR, &format!("module {}: REL relocation unsupported", info.name));
-            return Err(LoadError::Relocation { at: info.location(s.index, None), defect: RelocDefect::Rel });
+            kernel.log.emit(
+                LOGLEVEL_ERR,
+                &format!("module {}: REL relocation unsupported", info.name),
+            );
+            return Err(LoadError::Relocation {
+                at: info.location(s.index, None),
+                defect: RelocDefect::Rel,
+            });
         }
         let relas = info.relocations(s.index)?;
         for (n, r) in relas.iter().enumerate() {
@@ -88,13 +97,18 @@ fn apply_one(
     target: usize,
     r: &super::load_info::Rela,
 ) -> Result<(), RelocDefect> {
-    let sym = *values.get(r.sym).ok_or(RelocDefect::BadSymbol(r.sym as u64))?;
+    let sym = *values
+        .get(r.sym)
+        .ok_or(RelocDefect::BadSymbol(r.sym as u64))?;
     let width: u64 = match r.r_type {
         R_X86_64_NONE => return Ok(()),
         R_X86_64_64 | R_X86_64_PC64 => 8,
         R_X86_64_32 | R_X86_64_32S | R_X86_64_PC32 | R_X86_64_PLT32 => 4,
         other => {
-            kernel.log.emit(LOGLEVEL_ERR, &format!("module: {}: Unknown rela relocation: {other}", info.name));
+            kernel.log.emit(
+                LOGLEVEL_ERR,
+                &format!("module: {}: Unknown rela relocation: {other}", info.name),
+            );
             return Err(RelocDefect::UnknownType(other));
         }
     };
@@ -111,7 +125,11 @@ fn apply_one(
     let pos = (p.offset + r.offset) as usize;
     let place = &mut images.data[p.mem as usize][pos..pos + width as usize];
     if place.iter().any(|&b| b != 0) {
-        let verb = if kernel.profile.series == "6.1" { "Skipping invalid" } else { "Invalid" };
+        let verb = if kernel.profile.series == "6.1" {
+            "Skipping invalid"
+        } else {
+            "Invalid"
+        };
         kernel.log.emit(
             LOGLEVEL_ERR,
             &format!(
@@ -120,19 +138,33 @@ fn apply_one(
                 kernel.hash_pointer(loc).unwrap_or(0)
             ),
         );
-        let existing = place.iter().rev().fold(0u64, |acc, &b| acc << 8 | u64::from(b));
-        return Err(RelocDefect::NonZeroTarget { r_type: r.r_type, value: existing });
+        let existing = place
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        return Err(RelocDefect::NonZeroTarget {
+            r_type: r.r_type,
+            value: existing,
+        });
     }
     let written: u64 = match r.r_type {
         R_X86_64_64 => val,
-        R_X86_64_32 if val != u64::from(val as u32) => return Err(overflow(kernel, info, r.r_type, val)),
-        R_X86_64_32S if val != (val as i32) as i64 as u64 => return Err(overflow(kernel, info, r.r_type, val)),
+        R_X86_64_32 if val != u64::from(val as u32) => {
+            return Err(overflow(kernel, info, r.r_type, val))
+        }
+        R_X86_64_32S if val != (val as i32) as i64 as u64 => {
+            return Err(overflow(kernel, info, r.r_type, val))
+        }
         R_X86_64_32 | R_X86_64_32S => val,
         R_X86_64_PC64 => val.wrapping_sub(loc),
         _ => {
             let rel = val.wrapping_sub(loc);
             if rel != (rel as i32) as i64 as u64 {
-                return Err(RelocDefect::OutOfReach { r_type_name: r_type_name(r.r_type), target: val, place: loc });
+                return Err(RelocDefect::OutOfReach {
+                    r_type_name: r_type_name(r.r_type),
+                    target: val,
+                    place: loc,
+                });
             }
             rel
         }
@@ -142,8 +174,16 @@ fn apply_one(
 }
 
 fn overflow(kernel: &Kernel, info: &LoadInfo, r_type: u32, val: u64) -> RelocDefect {
-    kernel.log.emit(LOGLEVEL_ERR, &format!("module: overflow in relocation type {r_type} val {val:x}"));
-    kernel.log.emit(LOGLEVEL_ERR, &format!("module: `{}' likely not compiled with -mcmodel=kernel", info.name));
+    kernel.log.emit(
+        LOGLEVEL_ERR,
+        &format!("module: overflow in relocation type {r_type} val {val:x}"),
+    );
+    kernel.log.emit(
+        LOGLEVEL_ERR,
+        &format!(
+            "module: `{}' likely not compiled with -mcmodel=kernel",
+            info.name
+        ),
+    );
     RelocDefect::Overflow { r_type, value: val }
 }
-

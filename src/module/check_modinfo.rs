@@ -10,8 +10,14 @@ use crate::kernel::printk::{LOGLEVEL_NOTICE, LOGLEVEL_WARNING};
 use crate::kernel::{take_once, Kernel};
 
 /// Licences the kernel treats as GPL-compatible (`license_is_gpl_compatible`).
-pub const GPL_COMPATIBLE: &[&str] =
-    &["GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"];
+pub const GPL_COMPATIBLE: &[&str] = &[
+    "GPL",
+    "GPL v2",
+    "GPL and additional rights",
+    "Dual BSD/GPL",
+    "Dual MIT/GPL",
+    "Dual MPL/GPL",
+];
 
 pub fn license_is_gpl_compatible(license: &str) -> bool {
     GPL_COMPATIBLE.contains(&license)
@@ -32,7 +38,10 @@ pub fn module_augment_kernel_taints(kernel: &Kernel, info: &LoadInfo, sig_ok: bo
         }
     };
     if info.modinfo.get("intree").is_none() {
-        taint(TAINT_OOT_MODULE, Some(format!("{name}: loading out-of-tree module taints kernel.")));
+        taint(
+            TAINT_OOT_MODULE,
+            Some(format!("{name}: loading out-of-tree module taints kernel.")),
+        );
     }
     if info.modinfo.get("staging").is_some() {
         taint(
@@ -45,13 +54,22 @@ pub fn module_augment_kernel_taints(kernel: &Kernel, info: &LoadInfo, sig_ok: bo
     let license = info.modinfo.get("license").unwrap_or("unspecified");
     if !license_is_gpl_compatible(license) {
         let newly = !kernel.taint.test(TAINT_PROPRIETARY_MODULE);
-        taint(TAINT_PROPRIETARY_MODULE, Some(format!("{name}: module license '{license}' taints kernel.")));
+        taint(
+            TAINT_PROPRIETARY_MODULE,
+            Some(format!("{name}: module license '{license}' taints kernel.")),
+        );
         if newly {
-            kernel.log.emit(LOGLEVEL_WARNING, "Disabling lock debugging due to kernel taint");
+            kernel.log.emit(
+                LOGLEVEL_WARNING,
+                "Disabling lock debugging due to kernel taint",
+            );
         }
     }
     if info.modinfo.get("test").is_some() {
-        taint(TAINT_TEST, Some(format!("{name}: loading test module taints kernel.")));
+        taint(
+            TAINT_TEST,
+            Some(format!("{name}: loading test module taints kernel.")),
+        );
     }
     if !sig_ok {
         taints |= 1 << TAINT_UNSIGNED_MODULE;

@@ -41,7 +41,11 @@ const MAX_IMAGE: u64 = 512 << 20;
 
 /// Decompress a whole image.
 pub fn decompress(file: &str, format: Compression, image: &[u8]) -> Result<Vec<u8>, LoadError> {
-    let err = |detail: String| LoadError::Decompress { file: file.to_owned(), format: format.name(), detail };
+    let err = |detail: String| LoadError::Decompress {
+        file: file.to_owned(),
+        format: format.name(),
+        detail,
+    };
     let mut out = Vec::new();
     match format {
         Compression::Xz => {
@@ -49,12 +53,17 @@ pub fn decompress(file: &str, format: Compression, image: &[u8]) -> Result<Vec<u
             lzma_rs::xz_decompress(&mut input, &mut out).map_err(|e| err(e.to_string()))?;
         }
         Compression::Zstd => {
-            let dec = ruzstd::decoding::StreamingDecoder::new(image).map_err(|e| err(e.to_string()))?;
-            dec.take(MAX_IMAGE).read_to_end(&mut out).map_err(|e| err(e.to_string()))?;
+            let dec =
+                ruzstd::decoding::StreamingDecoder::new(image).map_err(|e| err(e.to_string()))?;
+            dec.take(MAX_IMAGE)
+                .read_to_end(&mut out)
+                .map_err(|e| err(e.to_string()))?;
         }
         Compression::Gzip => {
             let dec = flate2::read::MultiGzDecoder::new(image);
-            dec.take(MAX_IMAGE).read_to_end(&mut out).map_err(|e| err(e.to_string()))?;
+            dec.take(MAX_IMAGE)
+                .read_to_end(&mut out)
+                .map_err(|e| err(e.to_string()))?;
         }
     }
     if out.len() as u64 >= MAX_IMAGE {

@@ -22,8 +22,16 @@ pub struct ParamTable {
 /// Run parameters and init on the "insmod" task. On a negative return the
 /// module is unlinked and freed without calling exit; a positive return is
 /// warned about and the load goes on.
-pub fn do_init_module(kernel: &Arc<Kernel>, module: &Arc<Module>, args: &str, params: ParamTable) -> Result<(), LoadError> {
-    let nomem = |e: crate::mm::MmError| LoadError::NoMemory { module: module.name.clone(), detail: e.to_string() };
+pub fn do_init_module(
+    kernel: &Arc<Kernel>,
+    module: &Arc<Module>,
+    args: &str,
+    params: ParamTable,
+) -> Result<(), LoadError> {
+    let nomem = |e: crate::mm::MmError| LoadError::NoMemory {
+        module: module.name.clone(),
+        detail: e.to_string(),
+    };
     let ret = run_task(kernel, "insmod", || -> Result<i32, LoadError> {
         let strings = parse_args(kernel, &module.name, args, params.addr, params.count)?;
         *module.args_mem.lock().unwrap_or_else(|p| p.into_inner()) = strings;
@@ -32,7 +40,10 @@ pub fn do_init_module(kernel: &Arc<Kernel>, module: &Arc<Module>, args: &str, pa
         }
         do_one_initcall(kernel, module)
     })
-    .map_err(|e| LoadError::NoMemory { module: module.name.clone(), detail: e.to_string() })?;
+    .map_err(|e| LoadError::NoMemory {
+        module: module.name.clone(),
+        detail: e.to_string(),
+    })?;
     let ret = match ret {
         Ok(r) => r,
         Err(e @ LoadError::InitKilled { .. }) => return Err(e),
@@ -43,7 +54,10 @@ pub fn do_init_module(kernel: &Arc<Kernel>, module: &Arc<Module>, args: &str, pa
     };
     if ret < 0 {
         unlink_and_free(kernel, module);
-        return Err(LoadError::InitFailed { module: module.name.clone(), ret });
+        return Err(LoadError::InitFailed {
+            module: module.name.clone(),
+            ret,
+        });
     }
     if ret > 0 {
         suspicious_return(kernel, &module.name, ret);
@@ -54,14 +68,26 @@ pub fn do_init_module(kernel: &Arc<Kernel>, module: &Arc<Module>, args: &str, pa
 
 /// `do_one_initcall`: call init and check the preempt count it leaves behind.
 fn do_one_initcall(kernel: &Arc<Kernel>, module: &Arc<Module>) -> Result<i32, LoadError> {
-    let nomem = |e: crate::mm::MmError| LoadError::NoMemory { module: module.name.clone(), detail: e.to_string() };
+    let nomem = |e: crate::mm::MmError| LoadError::NoMemory {
+        module: module.name.clone(),
+        detail: e.to_string(),
+    };
     let before = kernel.sched.preempt_count(&kernel.percpu).map_err(nomem)?;
-    let rax = task::call_module(module.init_fn, [0; 6])
-        .map_err(|reason| LoadError::InitKilled { module: module.name.clone(), reason })?;
+    let rax =
+        task::call_module(module.init_fn, [0; 6]).map_err(|reason| LoadError::InitKilled {
+            module: module.name.clone(),
+            reason,
+        })?;
     let after = kernel.sched.preempt_count(&kernel.percpu).map_err(nomem)?;
     if after != before {
-        kernel.sched.set_preempt_count(&kernel.percpu, before).map_err(nomem)?;
-        let msg = format!("initcall {} returned with preemption imbalance ", kernel.symbolize(module.init_fn));
+        kernel
+            .sched
+            .set_preempt_count(&kernel.percpu, before)
+            .map_err(nomem)?;
+        let msg = format!(
+            "initcall {} returned with preemption imbalance ",
+            kernel.symbolize(module.init_fn)
+        );
         warn(kernel, &msg);
     }
     Ok(rax as u32 as i32)
@@ -75,8 +101,14 @@ fn warn(kernel: &Kernel, msg: &str) {
     log.emit(LOGLEVEL_WARNING, "------------[ cut here ]------------");
     log.emit(LOGLEVEL_WARNING, msg);
     let pid = task::current_task().map_or(0, |t| t.pid);
-    log.emit(LOGLEVEL_WARNING, &format!("WARNING: CPU: 0 PID: {pid} at do_one_initcall"));
-    log.emit(LOGLEVEL_WARNING, &format!("Modules linked in:{}", kernel.modules_linked_in()));
+    log.emit(
+        LOGLEVEL_WARNING,
+        &format!("WARNING: CPU: 0 PID: {pid} at do_one_initcall"),
+    );
+    log.emit(
+        LOGLEVEL_WARNING,
+        &format!("Modules linked in:{}", kernel.modules_linked_in()),
+    );
     for line in report_header(kernel) {
         log.emit(LOGLEVEL_WARNING, &line);
     }
@@ -106,7 +138,11 @@ pub(crate) fn unlink_and_free(kernel: &Kernel, module: &Arc<Module>) {
 /// After a successful init: init memory and init symbols go, and
 /// `__ro_after_init` data becomes read-only.
 fn free_init_memory(module: &Module) -> Result<(), crate::mm::MmError> {
-    module.kallsyms.lock().unwrap_or_else(|p| p.into_inner()).drop_init();
+    module
+        .kallsyms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drop_init();
     let mut mem = module.memory();
     mem.allocs.retain(|a| !a.is_init());
     for a in &mem.allocs {

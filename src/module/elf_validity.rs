@@ -23,7 +23,8 @@ const MAX_ALIGN: u64 = 4096;
 /// - every section with file contents lies inside the file;
 /// - every section name offset lies inside the name table;
 /// - a SYMTAB links to a real section;
-/// beyond the kernel, so that later stages can trust the table:
+///
+/// Beyond the kernel, so that later stages can trust the table:
 /// - alignments are powers of two up to a page;
 /// - SYMTAB and RELA entry sizes and section sizes fit their entry types;
 /// - a RELA section links to the SYMTAB and its `sh_info` is a section index.
@@ -61,7 +62,10 @@ pub fn elf_validity_check(file: &str, image: &[u8]) -> Result<Vec<Section>, Load
 
 fn check_header(file: &str, image: &[u8]) -> Result<goblin::elf64::header::Header, LoadError> {
     let at = |off: u64| Location::at(file, off);
-    let err = |off: u64, defect| LoadError::Elf { at: at(off), defect };
+    let err = |off: u64, defect| LoadError::Elf {
+        at: at(off),
+        defect,
+    };
     if image.len() < SIZEOF_EHDR {
         return Err(err(0, ElfDefect::HeaderLen(image.len() as u64)));
     }
@@ -69,10 +73,17 @@ fn check_header(file: &str, image: &[u8]) -> Result<goblin::elf64::header::Heade
         return Err(err(0, ElfDefect::Magic));
     }
     if image[4] != ELFCLASS64 || image[5] != ELFDATA2LSB {
-        return Err(err(4, ElfDefect::ClassOrData { class: image[4], data: image[5] }));
+        return Err(err(
+            4,
+            ElfDefect::ClassOrData {
+                class: image[4],
+                data: image[5],
+            },
+        ));
     }
-    let hdr: goblin::elf64::header::Header =
-        image.pread_with(0, scroll::LE).map_err(|_| err(0, ElfDefect::HeaderLen(image.len() as u64)))?;
+    let hdr: goblin::elf64::header::Header = image
+        .pread_with(0, scroll::LE)
+        .map_err(|_| err(0, ElfDefect::HeaderLen(image.len() as u64)))?;
     if hdr.e_type != ET_REL {
         return Err(err(16, ElfDefect::Type(hdr.e_type)));
     }
@@ -83,27 +94,51 @@ fn check_header(file: &str, image: &[u8]) -> Result<goblin::elf64::header::Heade
         return Err(err(58, ElfDefect::ShentSize(hdr.e_shentsize)));
     }
     let table = u64::from(hdr.e_shnum) * SIZEOF_SHDR as u64;
-    if hdr.e_shoff >= image.len() as u64 || hdr.e_shoff.checked_add(table).is_none_or(|end| end > image.len() as u64)
+    if hdr.e_shoff >= image.len() as u64
+        || hdr
+            .e_shoff
+            .checked_add(table)
+            .is_none_or(|end| end > image.len() as u64)
     {
         return Err(err(40, ElfDefect::ShdrOverflow));
     }
     if hdr.e_shstrndx == 0 || hdr.e_shstrndx >= hdr.e_shnum {
-        return Err(err(62, ElfDefect::ShstrIndex { shstrndx: hdr.e_shstrndx, shnum: hdr.e_shnum }));
+        return Err(err(
+            62,
+            ElfDefect::ShstrIndex {
+                shstrndx: hdr.e_shstrndx,
+                shnum: hdr.e_shnum,
+            },
+        ));
     }
     Ok(hdr)
 }
 
 fn in_file(image: &[u8], s: &Section) -> bool {
-    s.sh_type == SHT_NOBITS || s.offset.checked_add(s.size).is_some_and(|end| end <= image.len() as u64)
+    s.sh_type == SHT_NOBITS
+        || s.offset
+            .checked_add(s.size)
+            .is_some_and(|end| end <= image.len() as u64)
 }
 
-fn check_shstrtab(file: &str, image: &[u8], sections: &[Section], shstrndx: u16) -> Result<(), LoadError> {
+fn check_shstrtab(
+    file: &str,
+    image: &[u8],
+    sections: &[Section],
+    shstrndx: u16,
+) -> Result<(), LoadError> {
     let idx = usize::from(shstrndx);
     let s = &sections[idx];
     let at = Location::section(file, idx, "", Some(s.offset));
-    let err = |defect| LoadError::Elf { at: at.clone(), defect };
+    let err = |defect| LoadError::Elf {
+        at: at.clone(),
+        defect,
+    };
     if s.sh_type == SHT_NOBITS || !in_file(image, s) {
-        return Err(err(ElfDefect::SectionOverflow { index: idx, sh_type: s.sh_type }));
+        return Err(err(ElfDefect::SectionOverflow {
+            index: idx,
+            sh_type: s.sh_type,
+        }));
     }
     let data = section_bytes(image, s);
     if data.is_empty() {
@@ -115,7 +150,12 @@ fn check_shstrtab(file: &str, image: &[u8], sections: &[Section], shstrndx: u16)
     Ok(())
 }
 
-fn check_sections(file: &str, image: &[u8], sections: &mut [Section], shstrndx: usize) -> Result<(), LoadError> {
+fn check_sections(
+    file: &str,
+    image: &[u8],
+    sections: &mut [Section],
+    shstrndx: usize,
+) -> Result<(), LoadError> {
     let shnum = sections.len();
     let names = section_bytes(image, &sections[shstrndx]).to_vec();
     let null = &sections[0];
@@ -133,11 +173,23 @@ fn check_sections(file: &str, image: &[u8], sections: &mut [Section], shstrndx: 
         };
         let name_off = s.name_offset as usize;
         if name_off >= names.len() {
-            return Err(err(s, ElfDefect::SectionName { index: s.index, sh_type: s.sh_type }));
+            return Err(err(
+                s,
+                ElfDefect::SectionName {
+                    index: s.index,
+                    sh_type: s.sh_type,
+                },
+            ));
         }
         s.name = cstr_at(&names, name_off);
         if !in_file(image, s) {
-            return Err(err(s, ElfDefect::SectionOverflow { index: s.index, sh_type: s.sh_type }));
+            return Err(err(
+                s,
+                ElfDefect::SectionOverflow {
+                    index: s.index,
+                    sh_type: s.sh_type,
+                },
+            ));
         }
         if s.addralign > MAX_ALIGN || (s.addralign != 0 && !s.addralign.is_power_of_two()) {
             return Err(err(s, ElfDefect::Align(s.addralign)));
@@ -145,7 +197,13 @@ fn check_sections(file: &str, image: &[u8], sections: &mut [Section], shstrndx: 
         match s.sh_type {
             SHT_SYMTAB => {
                 if s.link == 0 || s.link as usize >= shnum {
-                    return Err(err(s, ElfDefect::SymtabLink { link: s.link, shnum: shnum as u16 }));
+                    return Err(err(
+                        s,
+                        ElfDefect::SymtabLink {
+                            link: s.link,
+                            shnum: shnum as u16,
+                        },
+                    ));
                 }
                 check_entsize(s, SIZEOF_SYM).map_err(|d| err(s, d))?;
             }
@@ -154,7 +212,13 @@ fn check_sections(file: &str, image: &[u8], sections: &mut [Section], shstrndx: 
                     return Err(err(s, ElfDefect::RelaLink { link: s.link }));
                 }
                 if s.info as usize >= shnum {
-                    return Err(err(s, ElfDefect::RelaInfo { info: s.info, shnum: shnum as u16 }));
+                    return Err(err(
+                        s,
+                        ElfDefect::RelaInfo {
+                            info: s.info,
+                            shnum: shnum as u16,
+                        },
+                    ));
                 }
                 check_entsize(s, SIZEOF_RELA).map_err(|d| err(s, d))?;
             }
@@ -167,7 +231,11 @@ fn check_sections(file: &str, image: &[u8], sections: &mut [Section], shstrndx: 
 fn check_entsize(s: &Section, expected: usize) -> Result<(), ElfDefect> {
     let expected = expected as u64;
     if s.entsize != expected || s.size % expected != 0 {
-        return Err(ElfDefect::EntSize { entsize: s.entsize, size: s.size, expected });
+        return Err(ElfDefect::EntSize {
+            entsize: s.entsize,
+            size: s.size,
+            expected,
+        });
     }
     Ok(())
 }
@@ -178,4 +246,3 @@ pub(crate) fn cstr_at(table: &[u8], off: usize) -> String {
     let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
     String::from_utf8_lossy(&tail[..end]).into_owned()
 }
-

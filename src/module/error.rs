@@ -19,13 +19,25 @@ pub struct Location {
 
 impl Location {
     pub fn file(file: &str) -> Self {
-        Location { file: file.to_owned(), section: None, offset: None }
+        Location {
+            file: file.to_owned(),
+            section: None,
+            offset: None,
+        }
     }
     pub fn at(file: &str, offset: u64) -> Self {
-        Location { file: file.to_owned(), section: None, offset: Some(offset) }
+        Location {
+            file: file.to_owned(),
+            section: None,
+            offset: Some(offset),
+        }
     }
     pub fn section(file: &str, index: usize, name: &str, offset: Option<u64>) -> Self {
-        Location { file: file.to_owned(), section: Some((index, name.to_owned())), offset }
+        Location {
+            file: file.to_owned(),
+            section: Some((index, name.to_owned())),
+            offset,
+        }
     }
 }
 
@@ -66,7 +78,9 @@ pub enum ElfDefect {
     ShdrOverflow,
     #[error("Invalid ELF section name index: {shstrndx} || e_shstrndx ({shstrndx}) >= e_shnum ({shnum})")]
     ShstrIndex { shstrndx: u16, shnum: u16 },
-    #[error("Invalid ELF section in module (section {index} type {sh_type}): extends past end of file")]
+    #[error(
+        "Invalid ELF section in module (section {index} type {sh_type}): extends past end of file"
+    )]
     SectionOverflow { index: usize, sh_type: u32 },
     #[error("empty section name table")]
     EmptyShstrtab,
@@ -85,7 +99,11 @@ pub enum ElfDefect {
     #[error("sh_info {info} of a relocation section is not a section index (e_shnum {shnum})")]
     RelaInfo { info: u32, shnum: u16 },
     #[error("entry size {entsize} or size {size} does not fit entries of {expected} bytes")]
-    EntSize { entsize: u64, size: u64, expected: u64 },
+    EntSize {
+        entsize: u64,
+        size: u64,
+        expected: u64,
+    },
     #[error("section alignment {0:#x} is not a power of two no larger than a page")]
     Align(u64),
     #[error("module has no symbols (stripped?)")]
@@ -124,7 +142,11 @@ pub enum RelocDefect {
     #[error("overflow in relocation type {r_type} val {value:#x}")]
     Overflow { r_type: u32, value: u64 },
     #[error("{r_type_name} target {target:#x} out of reach of {place:#x}")]
-    OutOfReach { r_type_name: &'static str, target: u64, place: u64 },
+    OutOfReach {
+        r_type_name: &'static str,
+        target: u64,
+        place: u64,
+    },
     #[error("REL relocation unsupported")]
     Rel,
 }
@@ -139,25 +161,46 @@ pub enum LoadError {
         source: std::io::Error,
     },
     #[error("{file}: cannot decompress {format} image: {detail}")]
-    Decompress { file: String, format: &'static str, detail: String },
+    Decompress {
+        file: String,
+        format: &'static str,
+        detail: String,
+    },
     #[error("{at}: malformed module signature: {detail}")]
     Signature { at: Location, detail: String },
     #[error("{at}: {defect}")]
     Elf { at: Location, defect: ElfDefect },
     #[error("{module}: section {section} (index {index}) has invalid WRITE|EXEC flags")]
-    WriteExec { module: String, section: String, index: usize },
+    WriteExec {
+        module: String,
+        section: String,
+        index: usize,
+    },
     #[error("{module}: please compile with -fno-common ({symbol})")]
     Common { module: String, symbol: String },
     #[error("{module}: Symbol {symbol} has an invalid section index {shndx} (max {max})")]
-    SymbolSection { module: String, symbol: String, shndx: u16, max: usize },
+    SymbolSection {
+        module: String,
+        symbol: String,
+        shndx: u16,
+        max: usize,
+    },
     #[error("{module}: Unknown symbol {} (err -2)", .symbols.join(", "))]
-    UnknownSymbols { module: String, symbols: Vec<String> },
+    UnknownSymbols {
+        module: String,
+        symbols: Vec<String>,
+    },
     #[error("{at}: {defect}")]
     Relocation { at: Location, defect: RelocDefect },
     #[error("{module}: {detail}")]
     NoMemory { module: String, detail: String },
     #[error("{module}: __this_module relocation sets {symbol} at offset {offset:#x}, but the kernel's struct module has that field at {expected:#x}")]
-    EntryField { module: String, symbol: String, offset: u64, expected: u64 },
+    EntryField {
+        module: String,
+        symbol: String,
+        offset: u64,
+        expected: u64,
+    },
     #[error("{module}: {source}")]
     Profile {
         module: String,
@@ -165,7 +208,12 @@ pub enum LoadError {
         source: crate::profile::MissingField,
     },
     #[error("{module}: `{value}' invalid for parameter `{param}'")]
-    BadParam { module: String, param: String, value: String, errno: i32 },
+    BadParam {
+        module: String,
+        param: String,
+        value: String,
+        errno: i32,
+    },
     #[error("module {0} is already loaded")]
     AlreadyLoaded(String),
     #[error("{module}: no kernel profile for vermagic {vermagic:?}")]

@@ -30,7 +30,10 @@ impl ModuleImage {
     /// Map `path` and prepare its ELF image.
     pub fn open(path: &Path) -> Result<ModuleImage, LoadError> {
         let file = path.display().to_string();
-        let io = |source| LoadError::Io { file: file.clone(), source };
+        let io = |source| LoadError::Io {
+            file: file.clone(),
+            source,
+        };
         let f = File::open(path).map_err(io)?;
         let len = f.metadata().map_err(io)?.len();
         if len == 0 {
@@ -64,7 +67,13 @@ impl ModuleImage {
         };
         let signature = module_sig_check(&file, plain)?;
         let len = signature.as_ref().map_or(plain.len(), |s| s.payload_len);
-        Ok(ModuleImage { file, bytes, len, compression, signature })
+        Ok(ModuleImage {
+            file,
+            bytes,
+            len,
+            compression,
+            signature,
+        })
     }
 }
 

@@ -22,7 +22,12 @@ pub struct Kallsyms {
 
 impl Kallsyms {
     /// `add_kallsyms`: `values` are the simplified symbol values.
-    pub fn new(info: &LoadInfo, values: &[u64], placement: &[Option<Placement>], percpu: Option<usize>) -> Kallsyms {
+    pub fn new(
+        info: &LoadInfo,
+        values: &[u64],
+        placement: &[Option<Placement>],
+        percpu: Option<usize>,
+    ) -> Kallsyms {
         let syms = info
             .symbols
             .iter()
@@ -41,7 +46,11 @@ impl Kallsyms {
                     None if Some(shndx) == percpu => false,
                     None => return None,
                 };
-                Some(KSym { addr: values[i], name: s.name.clone(), init })
+                Some(KSym {
+                    addr: values[i],
+                    name: s.name.clone(),
+                    init,
+                })
             })
             .collect();
         Kallsyms { syms }

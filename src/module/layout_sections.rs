@@ -42,7 +42,10 @@ impl MemType {
     ];
 
     pub fn is_init(self) -> bool {
-        matches!(self, MemType::InitText | MemType::InitData | MemType::InitRodata)
+        matches!(
+            self,
+            MemType::InitText | MemType::InitData | MemType::InitRodata
+        )
     }
 
     pub fn is_text(self) -> bool {
@@ -88,11 +91,36 @@ struct Pass {
 }
 
 const PASSES: [Pass; 5] = [
-    Pass { required: SHF_EXECINSTR | SHF_ALLOC, forbidden: 0, core: MemType::Text, init: MemType::InitText },
-    Pass { required: SHF_ALLOC, forbidden: SHF_WRITE, core: MemType::Rodata, init: MemType::InitRodata },
-    Pass { required: SHF_RO_AFTER_INIT | SHF_ALLOC, forbidden: 0, core: MemType::RoAfterInit, init: MemType::InitData },
-    Pass { required: SHF_WRITE | SHF_ALLOC, forbidden: 0, core: MemType::Data, init: MemType::InitData },
-    Pass { required: SHF_ALLOC, forbidden: 0, core: MemType::Data, init: MemType::InitData },
+    Pass {
+        required: SHF_EXECINSTR | SHF_ALLOC,
+        forbidden: 0,
+        core: MemType::Text,
+        init: MemType::InitText,
+    },
+    Pass {
+        required: SHF_ALLOC,
+        forbidden: SHF_WRITE,
+        core: MemType::Rodata,
+        init: MemType::InitRodata,
+    },
+    Pass {
+        required: SHF_RO_AFTER_INIT | SHF_ALLOC,
+        forbidden: 0,
+        core: MemType::RoAfterInit,
+        init: MemType::InitData,
+    },
+    Pass {
+        required: SHF_WRITE | SHF_ALLOC,
+        forbidden: 0,
+        core: MemType::Data,
+        init: MemType::InitData,
+    },
+    Pass {
+        required: SHF_ALLOC,
+        forbidden: 0,
+        core: MemType::Data,
+        init: MemType::InitData,
+    },
 ];
 
 /// Sections the loader never copies into module memory
@@ -119,10 +147,20 @@ pub fn effective_flags(name: &str, flags: u64) -> u64 {
 /// Checks `module_enforce_rwx_sections`: no section may be both writable and
 /// executable.
 pub fn layout_sections(info: &LoadInfo) -> Result<Layout, LoadError> {
-    let flags: Vec<u64> = info.sections.iter().map(|s| effective_flags(&s.name, s.flags)).collect();
+    let flags: Vec<u64> = info
+        .sections
+        .iter()
+        .map(|s| effective_flags(&s.name, s.flags))
+        .collect();
     for s in &info.sections {
-        if s.flags & (SHF_WRITE | SHF_EXECINSTR) == SHF_WRITE | SHF_EXECINSTR && s.flags & SHF_ALLOC != 0 {
-            return Err(LoadError::WriteExec { module: info.name.clone(), section: s.name.clone(), index: s.index });
+        if s.flags & (SHF_WRITE | SHF_EXECINSTR) == SHF_WRITE | SHF_EXECINSTR
+            && s.flags & SHF_ALLOC != 0
+        {
+            return Err(LoadError::WriteExec {
+                module: info.name.clone(),
+                section: s.name.clone(),
+                index: s.index,
+            });
         }
     }
     let mut placement = vec![None; info.sections.len()];
@@ -147,14 +185,21 @@ pub fn layout_sections(info: &LoadInfo) -> Result<Layout, LoadError> {
         }
     }
     let percpu = info.index.pcpu.filter(|&i| info.sections[i].size > 0);
-    Ok(Layout { placement, size, percpu })
+    Ok(Layout {
+        placement,
+        size,
+        percpu,
+    })
 }
 
 /// How regions group into allocations on a kernel series.
 pub fn allocation_groups(series: &str) -> Vec<Vec<MemType>> {
     use MemType::*;
     if series == "6.1" {
-        vec![vec![Text, Rodata, RoAfterInit, Data], vec![InitText, InitRodata, InitData]]
+        vec![
+            vec![Text, Rodata, RoAfterInit, Data],
+            vec![InitText, InitRodata, InitData],
+        ]
     } else {
         MemType::ALL.iter().map(|&m| vec![m]).collect()
     }

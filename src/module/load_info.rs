@@ -112,14 +112,24 @@ impl LoadInfo {
         let mut out = Vec::with_capacity(count);
         for i in 0..count {
             let off = i * SIZEOF_RELA;
-            let r: goblin::elf64::reloc::Rela = data.pread_with(off, scroll::LE).map_err(|_| LoadError::Elf {
-                at: self.location(index, Some(off as u64)),
-                defect: ElfDefect::SectionOverflow { index, sh_type: SHT_RELA },
-            })?;
+            let r: goblin::elf64::reloc::Rela =
+                data.pread_with(off, scroll::LE)
+                    .map_err(|_| LoadError::Elf {
+                        at: self.location(index, Some(off as u64)),
+                        defect: ElfDefect::SectionOverflow {
+                            index,
+                            sh_type: SHT_RELA,
+                        },
+                    })?;
             let sym = usize::try_from(r.r_info >> 32).unwrap_or(usize::MAX);
             // The low 32 bits of r_info are the type, by the ELF64 definition.
             let r_type = (r.r_info & 0xffff_ffff) as u32;
-            out.push(Rela { offset: r.r_offset, sym, r_type, addend: r.r_addend });
+            out.push(Rela {
+                offset: r.r_offset,
+                sym,
+                r_type,
+                addend: r.r_addend,
+            });
         }
         Ok(out)
     }
@@ -127,7 +137,11 @@ impl LoadInfo {
 
 /// `find_sec`: the first SHF_ALLOC section with this name, as the kernel looks it up.
 pub fn find_sec(sections: &[Section], name: &str) -> Option<usize> {
-    sections.iter().skip(1).find(|s| s.is_alloc() && s.name == name).map(|s| s.index)
+    sections
+        .iter()
+        .skip(1)
+        .find(|s| s.is_alloc() && s.name == name)
+        .map(|s| s.index)
 }
 
 pub(crate) fn section_bytes<'a>(image: &'a [u8], s: &Section) -> &'a [u8] {

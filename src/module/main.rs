@@ -30,7 +30,11 @@ pub struct LoadOptions {
 }
 
 /// Load a module into `kernel` and run its init.
-pub fn load_module(kernel: &Arc<Kernel>, image: ModuleImage, opts: &LoadOptions) -> Result<Arc<Module>, LoadError> {
+pub fn load_module(
+    kernel: &Arc<Kernel>,
+    image: ModuleImage,
+    opts: &LoadOptions,
+) -> Result<Arc<Module>, LoadError> {
     let sections = elf_validity_check(&image.file, &image)?;
     let info = setup_load_info(image, sections)?;
     check_this_module_size(&info, kernel.profile)?;
@@ -47,7 +51,10 @@ pub fn load_module(kernel: &Arc<Kernel>, image: ModuleImage, opts: &LoadOptions)
     post_relocation(&info, &mem, &images)?;
     let this_module = sec_addr[info.index.mod_].unwrap_or(0);
     let read_field = |f: &Option<super::this_module::EntryField>| {
-        f.as_ref().map_or(Ok(0), |f| mm::read_u64(this_module + f.offset).ok_or_else(|| nomem(&info, "__this_module unreadable")))
+        f.as_ref().map_or(Ok(0), |f| {
+            mm::read_u64(this_module + f.offset)
+                .ok_or_else(|| nomem(&info, "__this_module unreadable"))
+        })
     };
     let (init_fn, exit_fn) = (read_field(&fields.init)?, read_field(&fields.exit)?);
     let module = Arc::new(Module {
@@ -59,18 +66,31 @@ pub fn load_module(kernel: &Arc<Kernel>, image: ModuleImage, opts: &LoadOptions)
         init_fn,
         exit_fn,
         state: Mutex::new(ModuleState::Unformed),
-        kallsyms: Mutex::new(Kallsyms::new(&info, &values, &layout.placement, layout.percpu)),
+        kallsyms: Mutex::new(Kallsyms::new(
+            &info,
+            &values,
+            &layout.placement,
+            layout.percpu,
+        )),
         mem: Mutex::new(mem),
         args_mem: Mutex::new(None),
     });
     prepare_coming_module(kernel, &info);
     complete_formation(kernel, &module, unformed)?;
-    do_init_module(kernel, &module, &opts.args, param_table(&info, &sec_addr, kernel))?;
+    do_init_module(
+        kernel,
+        &module,
+        &opts.args,
+        param_table(&info, &sec_addr, kernel),
+    )?;
     Ok(module)
 }
 
 fn nomem(info: &LoadInfo, detail: &str) -> LoadError {
-    LoadError::NoMemory { module: info.name.clone(), detail: detail.to_owned() }
+    LoadError::NoMemory {
+        module: info.name.clone(),
+        detail: detail.to_owned(),
+    }
 }
 
 /// Reserves the name while the module is UNFORMED; dropping it releases it.
@@ -92,19 +112,37 @@ fn add_unformed_module<'a>(kernel: &'a Kernel, name: &str) -> Result<Unformed<'a
     if modules.iter().any(|m| m.name == name) || !loading.insert(name.to_owned()) {
         return Err(LoadError::AlreadyLoaded(name.to_owned()));
     }
-    Ok(Unformed { kernel, name: name.to_owned() })
+    Ok(Unformed {
+        kernel,
+        name: name.to_owned(),
+    })
 }
 
 /// `percpu_modalloc`: the module's `.data..percpu` goes to per-CPU memory;
 /// its symbols become offsets from `%gs`. The unrelocated image is copied,
 /// as the kernel does.
-fn percpu_modalloc(kernel: &Kernel, info: &LoadInfo, layout: &Layout) -> Result<Option<u64>, LoadError> {
-    let Some(idx) = layout.percpu else { return Ok(None) };
+fn percpu_modalloc(
+    kernel: &Kernel,
+    info: &LoadInfo,
+    layout: &Layout,
+) -> Result<Option<u64>, LoadError> {
+    let Some(idx) = layout.percpu else {
+        return Ok(None);
+    };
     let s = &info.sections[idx];
-    let off = kernel.percpu.alloc(s.size, s.addralign.max(1)).map_err(|_| {
-        nomem(info, &format!("Could not allocate {} bytes percpu data", s.size))
-    })?;
-    kernel.percpu.write(off, info.section_data(idx)).map_err(|e| nomem(info, &e.to_string()))?;
+    let off = kernel
+        .percpu
+        .alloc(s.size, s.addralign.max(1))
+        .map_err(|_| {
+            nomem(
+                info,
+                &format!("Could not allocate {} bytes percpu data", s.size),
+            )
+        })?;
+    kernel
+        .percpu
+        .write(off, info.section_data(idx))
+        .map_err(|e| nomem(info, &e.to_string()))?;
     Ok(Some(off))
 }
 
@@ -112,7 +150,10 @@ fn percpu_modalloc(kernel: &Kernel, info: &LoadInfo, layout: &Layout) -> Result<
 fn post_relocation(info: &LoadInfo, mem: &ModuleMemory, images: &Images) -> Result<(), LoadError> {
     for alloc in &mem.allocs {
         for &(m, off, _) in &alloc.parts {
-            alloc.region.write(off, images.get(m)).map_err(|e| nomem(info, &e.to_string()))?;
+            alloc
+                .region
+                .write(off, images.get(m))
+                .map_err(|e| nomem(info, &e.to_string()))?;
         }
     }
     Ok(())
@@ -121,16 +162,26 @@ fn post_relocation(info: &LoadInfo, mem: &ModuleMemory, images: &Images) -> Resu
 /// The COMING notifiers kload emulates: trace_printk users get the trace
 /// buffers (and the kernel's notice, once per boot).
 fn prepare_coming_module(kernel: &Kernel, info: &LoadInfo) {
-    if info.find_sec("__trace_printk_fmt").is_some_and(|i| info.sections[i].size > 0) {
+    if info
+        .find_sec("__trace_printk_fmt")
+        .is_some_and(|i| info.sections[i].size > 0)
+    {
         kernel.trace.init_buffers(&kernel.log);
     }
 }
 
 /// `complete_formation`: text read-only and executable, rodata read-only,
 /// data not executable; state COMING; the module joins the list.
-fn complete_formation(kernel: &Kernel, module: &Arc<Module>, unformed: Unformed<'_>) -> Result<(), LoadError> {
+fn complete_formation(
+    kernel: &Kernel,
+    module: &Arc<Module>,
+    unformed: Unformed<'_>,
+) -> Result<(), LoadError> {
     for a in &module.memory().allocs {
-        a.protect(false).map_err(|e| LoadError::NoMemory { module: module.name.clone(), detail: e.to_string() })?;
+        a.protect(false).map_err(|e| LoadError::NoMemory {
+            module: module.name.clone(),
+            detail: e.to_string(),
+        })?;
     }
     module.set_state(ModuleState::Coming);
     kernel.modules().insert(0, Arc::clone(module));
@@ -139,9 +190,18 @@ fn complete_formation(kernel: &Kernel, module: &Arc<Module>, unformed: Unformed<
 }
 
 fn param_table(info: &LoadInfo, sec_addr: &[Option<u64>], kernel: &Kernel) -> ParamTable {
-    let Some(idx) = info.find_sec("__param") else { return ParamTable::default() };
-    let size = kernel.profile.get("sizeof(struct kernel_param)").unwrap_or(u64::MAX).max(1);
-    ParamTable { addr: sec_addr[idx].unwrap_or(0), count: info.sections[idx].size / size }
+    let Some(idx) = info.find_sec("__param") else {
+        return ParamTable::default();
+    };
+    let size = kernel
+        .profile
+        .get("sizeof(struct kernel_param)")
+        .unwrap_or(u64::MAX)
+        .max(1);
+    ParamTable {
+        addr: sec_addr[idx].unwrap_or(0),
+        count: info.sections[idx].size / size,
+    }
 }
 
 /// Unload a module: run its exit on an "rmmod" task, then free it.
@@ -160,10 +220,18 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
     module.set_state(ModuleState::Going);
     if module.exit_fn != 0 {
         let exit = module.exit_fn;
-        let outcome = run_task(kernel, "rmmod", || task::call_module(exit, [0; 6]))
-            .map_err(|e| RemoveError::ExitKilled { module: name.to_owned(), reason: e.to_string() })?;
+        let outcome =
+            run_task(kernel, "rmmod", || task::call_module(exit, [0; 6])).map_err(|e| {
+                RemoveError::ExitKilled {
+                    module: name.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
         if let Err(reason) = outcome {
-            return Err(RemoveError::ExitKilled { module: name.to_owned(), reason });
+            return Err(RemoveError::ExitKilled {
+                module: name.to_owned(),
+                reason,
+            });
         }
     }
     super::do_init_module::unlink_and_free(kernel, &module);

@@ -27,12 +27,18 @@ impl Modinfo {
 
     /// The first value of `tag`.
     pub fn get(&self, tag: &str) -> Option<&str> {
-        self.entries.iter().find(|(k, _)| k == tag).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .find(|(k, _)| k == tag)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `tag`, in file order (`parm`, `alias`, `depends`...).
     pub fn get_all<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries.iter().filter(move |(k, _)| k == tag).map(|(_, v)| v.as_str())
+        self.entries
+            .iter()
+            .filter(move |(k, _)| k == tag)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn entries(&self) -> &[(String, String)] {
@@ -46,7 +52,8 @@ mod tests {
 
     #[test]
     fn parses_tags_in_order_skipping_padding() {
-        let m = Modinfo::parse(b"license=GPL\0\0\0name=hello_1\0parm=a:int\0parm=b:charp\0intree\0");
+        let m =
+            Modinfo::parse(b"license=GPL\0\0\0name=hello_1\0parm=a:int\0parm=b:charp\0intree\0");
         assert_eq!(m.get("license"), Some("GPL"));
         assert_eq!(m.get("name"), Some("hello_1"));
         assert_eq!(m.get_all("parm").collect::<Vec<_>>(), ["a:int", "b:charp"]);

@@ -24,8 +24,12 @@ pub fn move_module(module: &str, series: &str, layout: &Layout) -> Result<Module
         if total == 0 {
             continue;
         }
-        let region = LowRegion::alloc(total, Prot::ReadWrite, "module")
-            .map_err(|e| LoadError::NoMemory { module: module.to_owned(), detail: e.to_string() })?;
+        let region = LowRegion::alloc(total, Prot::ReadWrite, "module").map_err(|e| {
+            LoadError::NoMemory {
+                module: module.to_owned(),
+                detail: e.to_string(),
+            }
+        })?;
         mem.allocs.push(Allocation { region, parts });
     }
     Ok(mem)
@@ -33,5 +37,9 @@ pub fn move_module(module: &str, series: &str, layout: &Layout) -> Result<Module
 
 /// Final address of every section (None for sections not loaded).
 pub fn section_addresses(layout: &Layout, mem: &ModuleMemory) -> Vec<Option<u64>> {
-    layout.placement.iter().map(|p| p.and_then(|p| mem.base(p.mem).map(|b| b + p.offset))).collect()
+    layout
+        .placement
+        .iter()
+        .map(|p| p.and_then(|p| mem.base(p.mem).map(|b| b + p.offset)))
+        .collect()
 }

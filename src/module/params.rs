@@ -52,7 +52,10 @@ pub fn split_args(args: &str) -> Vec<(String, Option<String>)> {
                 }
                 (&word[..eq], Some(v.to_owned()))
             }
-            None => (word.strip_suffix('"').filter(|_| quoted).unwrap_or(word), None),
+            None => (
+                word.strip_suffix('"').filter(|_| quoted).unwrap_or(word),
+                None,
+            ),
         };
         out.push((name.to_owned(), value));
         rest = body[end..].trim_start();
@@ -73,14 +76,25 @@ struct KernelParam {
     ops: u64,
 }
 
-fn read_params(profile: &KernelProfile, table: u64, count: u64) -> Result<Vec<KernelParam>, crate::profile::MissingField> {
+fn read_params(
+    profile: &KernelProfile,
+    table: u64,
+    count: u64,
+) -> Result<Vec<KernelParam>, crate::profile::MissingField> {
     let size = profile.field("sizeof(struct kernel_param)")?;
-    let (name_off, ops_off) = (profile.field("kernel_param.name")?, profile.field("kernel_param.ops")?);
+    let (name_off, ops_off) = (
+        profile.field("kernel_param.name")?,
+        profile.field("kernel_param.ops")?,
+    );
     Ok((0..count)
         .filter_map(|i| {
             let addr = table + i * size;
             let name = mm::read_cstr(mm::read_u64(addr + name_off)?, 1024)?;
-            Some(KernelParam { addr, name: String::from_utf8_lossy(&name).into_owned(), ops: mm::read_u64(addr + ops_off)? })
+            Some(KernelParam {
+                addr,
+                name: String::from_utf8_lossy(&name).into_owned(),
+                ops: mm::read_u64(addr + ops_off)?,
+            })
         })
         .collect())
 }
@@ -96,7 +110,10 @@ pub fn parse_args(
     count: u64,
 ) -> Result<Option<LowRegion>, LoadError> {
     let profile = kernel.profile;
-    let perr = |source| LoadError::Profile { module: module.to_owned(), source };
+    let perr = |source| LoadError::Profile {
+        module: module.to_owned(),
+        source,
+    };
     let params = read_params(profile, table, count).map_err(perr)?;
     let set_off = profile.field("kernel_param_ops.set").map_err(perr)?;
     let flags_off = profile.field("kernel_param_ops.flags").map_err(perr)?;
@@ -104,12 +121,19 @@ pub fn parse_args(
     if pairs.is_empty() {
         return Ok(None);
     }
-    let nomem = |e: crate::mm::MmError| LoadError::NoMemory { module: module.to_owned(), detail: e.to_string() };
-    let strings = LowRegion::alloc(args.len() as u64 * 2 + 16, Prot::ReadWrite, "module-args").map_err(nomem)?;
+    let nomem = |e: crate::mm::MmError| LoadError::NoMemory {
+        module: module.to_owned(),
+        detail: e.to_string(),
+    };
+    let strings = LowRegion::alloc(args.len() as u64 * 2 + 16, Prot::ReadWrite, "module-args")
+        .map_err(nomem)?;
     let mut at = 0u64;
     for (name, value) in pairs {
         let Some(kp) = params.iter().find(|p| parameq(&p.name, &name)) else {
-            kernel.log.emit(LOGLEVEL_WARNING, &format!("{module}: unknown parameter '{name}' ignored"));
+            kernel.log.emit(
+                LOGLEVEL_WARNING,
+                &format!("{module}: unknown parameter '{name}' ignored"),
+            );
             continue;
         };
         let flags = mm::read_u64(kp.ops + flags_off).unwrap_or(0) as u32;
@@ -126,11 +150,21 @@ pub fn parse_args(
             None => 0,
         };
         let set = mm::read_u64(kp.ops + set_off).unwrap_or(0);
-        let ret = task::call_module(set, [val_addr, kp.addr, 0, 0, 0, 0])
-            .map_err(|reason| LoadError::InitKilled { module: module.to_owned(), reason })?;
+        let ret = task::call_module(set, [val_addr, kp.addr, 0, 0, 0, 0]).map_err(|reason| {
+            LoadError::InitKilled {
+                module: module.to_owned(),
+                reason,
+            }
+        })?;
         let ret = ret as u32 as i32;
         if ret < 0 {
-            return Err(bad_param(kernel, module, &name, value.as_deref().unwrap_or(""), -ret));
+            return Err(bad_param(
+                kernel,
+                module,
+                &name,
+                value.as_deref().unwrap_or(""),
+                -ret,
+            ));
         }
     }
     Ok(Some(strings))
@@ -142,7 +176,12 @@ fn bad_param(kernel: &Kernel, module: &str, param: &str, value: &str, errno: i32
         _ => format!("{module}: `{value}' invalid for parameter `{param}'"),
     };
     kernel.log.emit(crate::kernel::printk::LOGLEVEL_ERR, &msg);
-    LoadError::BadParam { module: module.to_owned(), param: param.to_owned(), value: value.to_owned(), errno }
+    LoadError::BadParam {
+        module: module.to_owned(),
+        param: param.to_owned(),
+        value: value.to_owned(),
+        errno,
+    }
 }
 
 #[cfg(test)]
@@ -152,8 +191,18 @@ mod tests {
     #[test]
     fn splits_like_next_arg() {
         let v = split_args(r#"a=1  b="x y" "c=q r" flag d-e=-3"#);
-        let got: Vec<(&str, Option<&str>)> = v.iter().map(|(n, v)| (n.as_str(), v.as_deref())).collect();
-        assert_eq!(got, [("a", Some("1")), ("b", Some("x y")), ("c", Some("q r")), ("flag", None), ("d-e", Some("-3"))]);
+        let got: Vec<(&str, Option<&str>)> =
+            v.iter().map(|(n, v)| (n.as_str(), v.as_deref())).collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Some("1")),
+                ("b", Some("x y")),
+                ("c", Some("q r")),
+                ("flag", None),
+                ("d-e", Some("-3"))
+            ]
+        );
         assert!(parameq("d-e", "d_e") && !parameq("de", "d_e"));
     }
 }

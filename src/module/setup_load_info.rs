@@ -27,11 +27,16 @@ pub const MODULE_NAME_LEN: usize = 56;
 pub fn setup_load_info(image: ModuleImage, sections: Vec<Section>) -> Result<LoadInfo, LoadError> {
     let file = image.file.clone();
     let err = |s: Option<&Section>, defect| LoadError::Elf {
-        at: s.map_or_else(|| Location::file(&file), |s| Location::section(&file, s.index, &s.name, None)),
+        at: s.map_or_else(
+            || Location::file(&file),
+            |s| Location::section(&file, s.index, &s.name, None),
+        ),
         defect,
     };
     let mut symtabs = sections.iter().filter(|s| s.sh_type == SHT_SYMTAB);
-    let symtab = symtabs.next().ok_or_else(|| err(None, ElfDefect::NoSymbols))?;
+    let symtab = symtabs
+        .next()
+        .ok_or_else(|| err(None, ElfDefect::NoSymbols))?;
     if let Some(extra) = symtabs.next() {
         return Err(err(Some(extra), ElfDefect::MultipleSymtabs));
     }
@@ -47,7 +52,11 @@ pub fn setup_load_info(image: ModuleImage, sections: Vec<Section>) -> Result<Loa
     if let Some(extra) = infos.next() {
         return Err(err(Some(extra), ElfDefect::MultipleModinfo));
     }
-    let modinfo = info.filter(|s| s.is_alloc()).map_or_else(Modinfo::default, |s| Modinfo::parse(section_bytes(&image, s)));
+    let modinfo = info
+        .filter(|s| s.is_alloc())
+        .map_or_else(Modinfo::default, |s| {
+            Modinfo::parse(section_bytes(&image, s))
+        });
 
     let this_module = find_this_module(&file, &sections)?;
     let field = name_field(section_bytes(&image, this_module));
@@ -55,7 +64,10 @@ pub fn setup_load_info(image: ModuleImage, sections: Vec<Section>) -> Result<Loa
         Some(n) if n != field => {
             return Err(err(
                 Some(this_module),
-                ElfDefect::NameMismatch { field, modinfo: n.to_owned() },
+                ElfDefect::NameMismatch {
+                    field,
+                    modinfo: n.to_owned(),
+                },
             ))
         }
         Some(n) => n.to_owned(),
@@ -66,23 +78,47 @@ pub fn setup_load_info(image: ModuleImage, sections: Vec<Section>) -> Result<Loa
         str: strtab.index,
         mod_: this_module.index,
         info: info.map(|s| s.index),
-        vers: sections.iter().find(|s| s.name == "__versions").map(|s| s.index),
+        vers: sections
+            .iter()
+            .find(|s| s.name == "__versions")
+            .map(|s| s.index),
         pcpu: find_sec(&sections, ".data..percpu"),
     };
-    Ok(LoadInfo { image, sections, symbols, index, modinfo, name })
+    Ok(LoadInfo {
+        image,
+        sections,
+        symbols,
+        index,
+        modinfo,
+        name,
+    })
 }
 
-fn read_symbols(file: &str, image: &[u8], symtab: &Section, strings: &[u8]) -> Result<Vec<Symbol>, LoadError> {
+fn read_symbols(
+    file: &str,
+    image: &[u8],
+    symtab: &Section,
+    strings: &[u8],
+) -> Result<Vec<Symbol>, LoadError> {
     let data = section_bytes(image, symtab);
     let mut out = Vec::with_capacity(data.len() / SIZEOF_SYM);
     for i in 0..data.len() / SIZEOF_SYM {
         let off = i * SIZEOF_SYM;
         let at = || Location::section(file, symtab.index, &symtab.name, Some(off as u64));
-        let sym: goblin::elf64::sym::Sym = data
-            .pread_with(off, scroll::LE)
-            .map_err(|_| LoadError::Elf { at: at(), defect: ElfDefect::SectionOverflow { index: symtab.index, sh_type: SHT_SYMTAB } })?;
+        let sym: goblin::elf64::sym::Sym =
+            data.pread_with(off, scroll::LE)
+                .map_err(|_| LoadError::Elf {
+                    at: at(),
+                    defect: ElfDefect::SectionOverflow {
+                        index: symtab.index,
+                        sh_type: SHT_SYMTAB,
+                    },
+                })?;
         if sym.st_name as usize >= strings.len() {
-            return Err(LoadError::Elf { at: at(), defect: ElfDefect::SymbolName(sym.st_name) });
+            return Err(LoadError::Elf {
+                at: at(),
+                defect: ElfDefect::SymbolName(sym.st_name),
+            });
         }
         out.push(Symbol {
             name: cstr_at(strings, sym.st_name as usize),
@@ -97,12 +133,19 @@ fn read_symbols(file: &str, image: &[u8], symtab: &Section, strings: &[u8]) -> R
 }
 
 fn find_this_module<'a>(file: &str, sections: &'a [Section]) -> Result<&'a Section, LoadError> {
-    let mut found = sections.iter().filter(|s| s.name == ".gnu.linkonce.this_module");
+    let mut found = sections
+        .iter()
+        .filter(|s| s.name == ".gnu.linkonce.this_module");
     let err = |s: Option<&Section>, defect| LoadError::Elf {
-        at: s.map_or_else(|| Location::file(file), |s| Location::section(file, s.index, &s.name, None)),
+        at: s.map_or_else(
+            || Location::file(file),
+            |s| Location::section(file, s.index, &s.name, None),
+        ),
         defect,
     };
-    let s = found.next().ok_or_else(|| err(None, ElfDefect::NoThisModule))?;
+    let s = found
+        .next()
+        .ok_or_else(|| err(None, ElfDefect::NoThisModule))?;
     if let Some(extra) = found.next() {
         return Err(err(Some(extra), ElfDefect::MultipleThisModule));
     }
@@ -114,13 +157,21 @@ fn find_this_module<'a>(file: &str, sections: &'a [Section]) -> Result<&'a Secti
     }
     let min = (MODULE_NAME_OFFSET + MODULE_NAME_LEN) as u64;
     if s.size < min {
-        return Err(err(Some(s), ElfDefect::ThisModuleSize { size: s.size, expected: min }));
+        return Err(err(
+            Some(s),
+            ElfDefect::ThisModuleSize {
+                size: s.size,
+                expected: min,
+            },
+        ));
     }
     Ok(s)
 }
 
 /// The NUL-terminated `name` field of an on-disk `struct module`.
 fn name_field(this_module: &[u8]) -> String {
-    let field = this_module.get(MODULE_NAME_OFFSET..MODULE_NAME_OFFSET + MODULE_NAME_LEN).unwrap_or(&[]);
+    let field = this_module
+        .get(MODULE_NAME_OFFSET..MODULE_NAME_OFFSET + MODULE_NAME_LEN)
+        .unwrap_or(&[]);
     cstr_at(field, 0)
 }

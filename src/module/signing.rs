@@ -47,12 +47,21 @@ pub fn module_sig_check(file: &str, image: &[u8]) -> Result<Option<Signature>, L
         return Err(bad(ms_off, "not signed with expected PKCS#7 message"));
     }
     if ms[0] != 0 || ms[1] != 0 || ms[3] != 0 || ms[4] != 0 || ms[5..8] != [0, 0, 0] {
-        return Err(bad(ms_off, "PKCS#7 signature info has unexpected non-zero params"));
+        return Err(bad(
+            ms_off,
+            "PKCS#7 signature info has unexpected non-zero params",
+        ));
     }
-    let payload_len = ms_off
-        .checked_sub(sig_len)
-        .ok_or_else(|| bad(ms_off, &format!("signature length {sig_len} is larger than the file")))?;
-    Ok(Some(Signature { sig_len, payload_len }))
+    let payload_len = ms_off.checked_sub(sig_len).ok_or_else(|| {
+        bad(
+            ms_off,
+            &format!("signature length {sig_len} is larger than the file"),
+        )
+    })?;
+    Ok(Some(Signature {
+        sig_len,
+        payload_len,
+    }))
 }
 
 #[cfg(test)]

@@ -43,18 +43,27 @@ pub fn simplify_symbols(
         values[i] = match sym.shndx {
             SHN_COMMON if sym.name.starts_with("__gnu_lto") => sym.value,
             SHN_COMMON => {
-                kernel.log.emit(LOGLEVEL_WARNING, &format!("{}: please compile with -fno-common", info.name));
-                return Err(LoadError::Common { module: info.name.clone(), symbol: sym.name.clone() });
+                kernel.log.emit(
+                    LOGLEVEL_WARNING,
+                    &format!("{}: please compile with -fno-common", info.name),
+                );
+                return Err(LoadError::Common {
+                    module: info.name.clone(),
+                    symbol: sym.name.clone(),
+                });
             }
             SHN_ABS | SHN_LIVEPATCH => sym.value,
             SHN_UNDEF => match resolve(kernel, &sym.name)? {
                 Some(v) => v,
                 None if sym.bind == STB_WEAK || sym.name == "_GLOBAL_OFFSET_TABLE_" => sym.value,
-                None if missing == Missing::Trap => symbols::trap_for(&sym.name).map_err(|e| nomem(&info.name, e))?,
+                None if missing == Missing::Trap => {
+                    symbols::trap_for(&sym.name).map_err(|e| nomem(&info.name, e))?
+                }
                 None => {
-                    kernel
-                        .log
-                        .emit(LOGLEVEL_WARNING, &format!("{}: Unknown symbol {} (err -2)", info.name, sym.name));
+                    kernel.log.emit(
+                        LOGLEVEL_WARNING,
+                        &format!("{}: Unknown symbol {} (err -2)", info.name, sym.name),
+                    );
                     unknown.push(sym.name.clone());
                     0
                 }
@@ -67,22 +76,34 @@ pub fn simplify_symbols(
                     max: info.sections.len() - 1,
                 })
             }
-            shndx if Some(usize::from(shndx)) == info.index.pcpu => sym.value.wrapping_add(percpu_base.unwrap_or(0)),
-            shndx => sym.value.wrapping_add(sec_addr[usize::from(shndx)].unwrap_or(0)),
+            shndx if Some(usize::from(shndx)) == info.index.pcpu => {
+                sym.value.wrapping_add(percpu_base.unwrap_or(0))
+            }
+            shndx => sym
+                .value
+                .wrapping_add(sec_addr[usize::from(shndx)].unwrap_or(0)),
         };
     }
     if !unknown.is_empty() {
-        return Err(LoadError::UnknownSymbols { module: info.name.clone(), symbols: unknown });
+        return Err(LoadError::UnknownSymbols {
+            module: info.name.clone(),
+            symbols: unknown,
+        });
     }
     Ok(values)
 }
 
 fn nomem(module: &str, e: crate::mm::MmError) -> LoadError {
-    LoadError::NoMemory { module: module.to_owned(), detail: e.to_string() }
+    LoadError::NoMemory {
+        module: module.to_owned(),
+        detail: e.to_string(),
+    }
 }
 
 /// `resolve_symbol`: the stub kernel's exports (other modules' exports come
 /// with module dependencies).
 fn resolve(kernel: &Kernel, name: &str) -> Result<Option<u64>, LoadError> {
-    kernel.resolve_kernel_symbol(name).map_err(|e| nomem(name, e))
+    kernel
+        .resolve_kernel_symbol(name)
+        .map_err(|e| nomem(name, e))
 }

@@ -68,22 +68,36 @@ impl ModuleMemory {
     /// Absolute address of the start of region `mem`, if it exists.
     pub fn base(&self, mem: MemType) -> Option<u64> {
         self.allocs.iter().find_map(|a| {
-            a.parts.iter().find(|p| p.0 == mem).map(|&(_, off, _)| a.region.addr() + off)
+            a.parts
+                .iter()
+                .find(|p| p.0 == mem)
+                .map(|&(_, off, _)| a.region.addr() + off)
         })
     }
 
     /// Unrounded size of region `mem`.
     pub fn size(&self, mem: MemType) -> u64 {
-        self.allocs.iter().flat_map(|a| a.parts.iter()).find(|p| p.0 == mem).map_or(0, |p| p.2)
+        self.allocs
+            .iter()
+            .flat_map(|a| a.parts.iter())
+            .find(|p| p.0 == mem)
+            .map_or(0, |p| p.2)
     }
 
     pub fn contains(&self, addr: u64) -> Option<bool> {
-        self.allocs.iter().find(|a| a.region.contains(addr)).map(Allocation::is_init)
+        self.allocs
+            .iter()
+            .find(|a| a.region.contains(addr))
+            .map(Allocation::is_init)
     }
 
     /// End of the text region (page-aligned) of the core or init part.
     pub fn text_end(&self, init: bool) -> u64 {
-        let mem = if init { MemType::InitText } else { MemType::Text };
+        let mem = if init {
+            MemType::InitText
+        } else {
+            MemType::Text
+        };
         self.base(mem).map_or(0, |b| b + page_align(self.size(mem)))
     }
 
@@ -135,11 +149,17 @@ impl Module {
             let mem = self.memory();
             mem.text_end(mem.contains(addr)?)
         };
-        self.kallsyms.lock().unwrap_or_else(|p| p.into_inner()).lookup(addr, text_end)
+        self.kallsyms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .lookup(addr, text_end)
     }
 
     pub fn symbol_address(&self, name: &str) -> Option<u64> {
-        self.kallsyms.lock().unwrap_or_else(|p| p.into_inner()).address_of(name)
+        self.kallsyms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .address_of(name)
     }
 
     /// Bytes of module memory, as /proc/modules and lsmod show.
@@ -160,5 +180,15 @@ impl Module {
         } else {
             format!("{}({flags})", self.name)
         }
+    }
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module")
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .field("this_module", &format_args!("{:#x}", self.this_module))
+            .finish_non_exhaustive()
     }
 }

@@ -36,7 +36,10 @@ pub struct EntryFields {
 pub fn check_this_module_size(info: &LoadInfo, profile: &KernelProfile) -> Result<(), LoadError> {
     let expected = profile
         .field("sizeof(struct module)")
-        .map_err(|source| LoadError::Profile { module: info.name.clone(), source })?;
+        .map_err(|source| LoadError::Profile {
+            module: info.name.clone(),
+            source,
+        })?;
     let size = info.sections[info.index.mod_].size;
     if size != expected {
         return Err(LoadError::Elf {
@@ -50,12 +53,22 @@ pub fn check_this_module_size(info: &LoadInfo, profile: &KernelProfile) -> Resul
 /// Find the R_X86_64_64 relocations of `__this_module` against
 /// `init_module` and `cleanup_module`, and check their offsets against
 /// the profile.
-pub fn find_entry_fields(info: &LoadInfo, profile: &KernelProfile) -> Result<EntryFields, LoadError> {
+pub fn find_entry_fields(
+    info: &LoadInfo,
+    profile: &KernelProfile,
+) -> Result<EntryFields, LoadError> {
     let mut fields = EntryFields::default();
-    let rela_sec = info.sections.iter().find(|s| s.sh_type == SHT_RELA && s.info as usize == info.index.mod_);
-    let Some(rela_sec) = rela_sec else { return Ok(fields) };
+    let rela_sec = info
+        .sections
+        .iter()
+        .find(|s| s.sh_type == SHT_RELA && s.info as usize == info.index.mod_);
+    let Some(rela_sec) = rela_sec else {
+        return Ok(fields);
+    };
     for (n, r) in info.relocations(rela_sec.index)?.iter().enumerate() {
-        let Some(sym) = info.symbols.get(r.sym) else { continue };
+        let Some(sym) = info.symbols.get(r.sym) else {
+            continue;
+        };
         if r.r_type != R_X86_64_64 {
             continue;
         }
@@ -64,7 +77,10 @@ pub fn find_entry_fields(info: &LoadInfo, profile: &KernelProfile) -> Result<Ent
             "cleanup_module" => (&mut fields.exit, "module.exit"),
             _ => continue,
         };
-        let expected = profile.field(key).map_err(|source| LoadError::Profile { module: info.name.clone(), source })?;
+        let expected = profile.field(key).map_err(|source| LoadError::Profile {
+            module: info.name.clone(),
+            source,
+        })?;
         if expected != r.offset {
             return Err(LoadError::EntryField {
                 module: info.name.clone(),
@@ -73,7 +89,11 @@ pub fn find_entry_fields(info: &LoadInfo, profile: &KernelProfile) -> Result<Ent
                 expected,
             });
         }
-        *slot = Some(EntryField { offset: r.offset, symbol: sym.name.clone(), rela_index: n });
+        *slot = Some(EntryField {
+            offset: r.offset,
+            symbol: sym.name.clone(),
+            rela_index: n,
+        });
     }
     Ok(fields)
 }

@@ -36,11 +36,17 @@ pub struct MissingField {
 impl KernelProfile {
     /// A measured size or offset, by probe key (`"module.init"`, `"sizeof(struct module)"`).
     pub fn field(&self, key: &str) -> Result<u64, MissingField> {
-        self.get(key).ok_or_else(|| MissingField { release: self.release, key: key.to_owned() })
+        self.get(key).ok_or_else(|| MissingField {
+            release: self.release,
+            key: key.to_owned(),
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<u64> {
-        self.fields.binary_search_by(|(k, _)| (*k).cmp(key)).ok().map(|i| self.fields[i].1)
+        self.fields
+            .binary_search_by(|(k, _)| (*k).cmp(key))
+            .ok()
+            .map(|i| self.fields[i].1)
     }
 
     pub fn fields(&self) -> &'static [(&'static str, u64)] {
@@ -91,7 +97,9 @@ pub fn for_vermagic(vermagic: &str) -> Option<(&'static KernelProfile, Match)> {
         }
         if release == p_release {
             Some((p, Match::Exact))
-        } else if series_of(release) == Some(p.series) && flavour_of(release) == flavour_of(p_release) {
+        } else if series_of(release) == Some(p.series)
+            && flavour_of(release) == flavour_of(p_release)
+        {
             Some((p, Match::SameSeries))
         } else {
             None
@@ -118,7 +126,11 @@ mod tests {
     #[test]
     fn profiles_are_sorted_and_carry_the_struct_module_facts() {
         for p in PROFILES {
-            assert!(p.fields.windows(2).all(|w| w[0].0 < w[1].0), "{} fields unsorted", p.release);
+            assert!(
+                p.fields.windows(2).all(|w| w[0].0 < w[1].0),
+                "{} fields unsorted",
+                p.release
+            );
             assert_eq!(p.field("module.init").unwrap(), 0x138);
             assert!(p.vermagic.starts_with(p.release));
         }
@@ -133,7 +145,8 @@ mod tests {
         assert_eq!((p.series, m), ("6.1", Match::Exact));
         let (p, m) = for_vermagic("6.1.0-99-amd64 SMP preempt mod_unload modversions ").unwrap();
         assert_eq!((p.series, m), ("6.1", Match::SameSeries));
-        let (p, _) = for_vermagic("6.12.1+deb12-amd64 SMP preempt mod_unload modversions ").unwrap();
+        let (p, _) =
+            for_vermagic("6.12.1+deb12-amd64 SMP preempt mod_unload modversions ").unwrap();
         assert_eq!(p.series, "6.12");
         assert!(for_vermagic("6.1.0-56-amd64 SMP mod_unload ").is_none());
         assert!(for_vermagic("5.10.0-1-amd64 SMP preempt mod_unload modversions ").is_none());

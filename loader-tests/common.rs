@@ -1,0 +1,146 @@
+//! Helpers shared by the loader tests: where the sample modules and the
+//! real kernel's transcripts are, and how to run the `kload` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const SERIES: [&str; 2] = ["6.1", "6.12"];
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every directory of built sample modules for `series`: the committed
+/// ones, and the ones CI rebuilt from source (`KLOAD_REBUILT_MODULES`).
+pub fn module_dirs(series: &str) -> Vec<PathBuf> {
+    let mut dirs = vec![root().join("sample-modules").join(series)];
+    if let Some(rebuilt) = std::env::var_os("KLOAD_REBUILT_MODULES") {
+        let d = Path::new(&rebuilt).join(series);
+        assert!(
+            d.is_dir(),
+            "KLOAD_REBUILT_MODULES is set but {} does not exist",
+            d.display()
+        );
+        dirs.push(d);
+    }
+    dirs
+}
+
+pub fn kload(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kload"))
+        .args(args)
+        .output()
+        .expect("run kload")
+}
+
+pub fn stdout_lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `[    1.234567] text` -> `text` (the kernel's timestamps differ by nature).
+pub fn strip_timestamp(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix('[')?;
+    let (ts, text) = rest.split_once("] ")?;
+    let (secs, usecs) = ts.trim_start().split_once('.')?;
+    (secs.chars().all(|c| c.is_ascii_digit())
+        && usecs.len() == 6
+        && usecs.chars().all(|c| c.is_ascii_digit()))
+    .then_some(text)
+}
+
+/// The kernel-log lines of `run` output, timestamps removed (every stdout
+/// line of `kload run` must be a dmesg line).
+pub fn kernel_lines(o: &Output) -> Vec<String> {
+    stdout_lines(o)
+        .iter()
+        .map(|l| {
+            strip_timestamp(l)
+                .unwrap_or_else(|| panic!("not a dmesg line: {l:?}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// One command of a real-kernel transcript (loader-tests/golden/).
+#[derive(Debug, Default, Clone)]
+pub struct GoldenCmd {
+    pub command: String,
+    pub output: Vec<String>,
+    pub kernel: Vec<String>,
+    pub status: i32,
+}
+
+/// Parse `golden/<series>/<scenario>.txt`, recorded on the real kernel by
+/// loader-tests/oracle/record.sh.
+pub fn golden(series: &str, scenario: &str) -> Vec<GoldenCmd> {
+    let path = root()
+        .join("loader-tests/golden")
+        .join(series)
+        .join(format!("{scenario}.txt"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut cmds: Vec<GoldenCmd> = Vec::new();
+    let mut in_dmesg = false;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("### kload-oracle: ") {
+            if let Some(c) = rest.strip_prefix("cmd ") {
+                let command = c.split_once(": ").map_or("", |(_, c)| c).to_owned();
+                cmds.push(GoldenCmd {
+                    command,
+                    ..Default::default()
+                });
+                in_dmesg = false;
+            } else if rest.starts_with("dmesg ") {
+                in_dmesg = true;
+            } else if let Some(s) = rest.strip_prefix("status ") {
+                let code = s.split_once(": ").map_or("0", |(_, c)| c);
+                if let Some(c) = cmds.last_mut() {
+                    c.status = code.trim().parse().unwrap_or(-1);
+                }
+                in_dmesg = false;
+            }
+            continue;
+        }
+        let Some(cur) = cmds.last_mut() else { continue };
+        if line.starts_with("# ") && cur.command.is_empty() {
+            continue;
+        }
+        if in_dmesg {
+            cur.kernel
+                .push(strip_timestamp(line).unwrap_or(line).to_owned());
+        } else {
+            cur.output.push(line.to_owned());
+        }
+    }
+    cmds
+}
+
+/// The kernel lines the real kernel printed for the first command that
+/// starts with `prefix`.
+pub fn golden_kernel_lines(series: &str, scenario: &str, prefix: &str) -> Vec<String> {
+    golden(series, scenario)
+        .into_iter()
+        .find(|c| c.command.starts_with(prefix))
+        .unwrap_or_else(|| panic!("{series}/{scenario}: no command starting with {prefix:?}"))
+        .kernel
+}
+
+/// Assert that `expected` appears in `actual` in order (kload may print
+/// more, the kernel's lines must all be there).
+pub fn assert_subsequence(expected: &[String], actual: &[String], what: &str) {
+    let mut it = actual.iter();
+    for e in expected {
+        assert!(
+            it.any(|a| a == e),
+            "{what}: the real kernel printed {e:?}, which kload did not print in order.\nexpected:\n  {}\nkload:\n  {}",
+            expected.join("\n  "),
+            actual.join("\n  ")
+        );
+    }
+}
