@@ -114,7 +114,7 @@ if [ ! -x "$BB_DIR/root/bin/busybox" ]; then
 	basename "$deb" >"$BB_DIR/deb"
 fi
 BUSYBOX=$BB_DIR/root/bin/busybox
-BB_VERSION=$("$BUSYBOX" 2>&1 | head -n1 | sed 's/ multi-call binary.*//')
+BB_VERSION=$({ "$BUSYBOX" 2>&1 || true; } | head -n1 | sed "s/ multi-call binary.*//")
 BB_APPLETS=$("$BUSYBOX" --list)
 for applet in sh insmod rmmod lsmod dmesg mount poweroff; do
 	grep -qx "$applet" <<<"$BB_APPLETS" || die "busybox-static lacks $applet"

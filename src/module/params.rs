@@ -43,8 +43,11 @@ pub fn split_args(args: &str) -> Vec<(String, Option<String>)> {
                 in_quote = !in_quote;
             }
         }
-        let word = &body[..end];
-        let (name, value) = match equals {
+        let mut word = &body[..end];
+        if quoted {
+            word = word.strip_suffix('"').unwrap_or(word);
+        }
+        let (name, value) = match equals.filter(|&eq| eq < word.len()) {
             Some(eq) => {
                 let mut v = &word[eq + 1..];
                 if let Some(stripped) = v.strip_prefix('"') {
@@ -52,10 +55,7 @@ pub fn split_args(args: &str) -> Vec<(String, Option<String>)> {
                 }
                 (&word[..eq], Some(v.to_owned()))
             }
-            None => (
-                word.strip_suffix('"').filter(|_| quoted).unwrap_or(word),
-                None,
-            ),
+            None => (word, None),
         };
         out.push((name.to_owned(), value));
         rest = body[end..].trim_start();
