@@ -152,28 +152,28 @@ fn symbol_name(k: &super::Kernel, ip: u64) -> String {
     name
 }
 
+/// Record `text` for the caller at `ip`; returns the length, as the
+/// trace_printk family does.
+fn record(ip: u64, text: &[u8]) -> u64 {
+    if let Some(k) = task::current_kernel() {
+        k.trace
+            .record(ip, String::from_utf8_lossy(text).into_owned());
+    }
+    text.len() as u64
+}
+
 /// `int __trace_bputs(unsigned long ip, const char *str)`
 fn sys_trace_bputs(a: &mut CallArgs) -> u64 {
-    let Some(k) = task::current_kernel() else {
-        return 0;
-    };
-    let text = mm::read_cstr(a.arg(1), 4096).unwrap_or_default();
-    let n = text.len();
-    k.trace
-        .record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
-    n as u64
+    record(a.arg(0), &mm::read_cstr(a.arg(1), 4096).unwrap_or_default())
 }
 
 /// `int __trace_puts(unsigned long ip, const char *str, int size)`
 fn sys_trace_puts(a: &mut CallArgs) -> u64 {
-    let Some(k) = task::current_kernel() else {
-        return 0;
-    };
     let size = usize::try_from(a.int(2)).unwrap_or(0);
-    let text = mm::read_bytes(a.arg(1), size).unwrap_or_default();
-    k.trace
-        .record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
-    size as u64
+    record(
+        a.arg(0),
+        &mm::read_bytes(a.arg(1), size).unwrap_or_default(),
+    )
 }
 
 /// `int __trace_printk(unsigned long ip, const char *fmt, ...)` and
@@ -183,11 +183,7 @@ fn sys_trace_printk(a: &mut CallArgs) -> u64 {
         return 0;
     };
     let fmt = mm::read_cstr(a.arg(1), 4096).unwrap_or_default();
-    let text = vsnprintf(&fmt, &mut a.va(2), &*k);
-    let n = text.len();
-    k.trace
-        .record(a.arg(0), String::from_utf8_lossy(&text).into_owned());
-    n as u64
+    record(a.arg(0), &vsnprintf(&fmt, &mut a.va(2), &*k))
 }
 
 pub(super) fn register(r: &mut Registry) {

@@ -36,18 +36,28 @@ impl Images {
     }
 }
 
+/// What relocation needs to know: the kernel (for its log and profile), the
+/// module, where its sections went and its resolved symbol values.
+#[derive(Clone, Copy)]
+pub struct Relocator<'a> {
+    pub kernel: &'a Kernel,
+    pub info: &'a LoadInfo,
+    pub layout: &'a Layout,
+    pub sec_addr: &'a [Option<u64>],
+    pub values: &'a [u64],
+}
+
 /// Apply every RELA section whose target section is loaded.
 ///
 /// A relocation section is skipped when its target is not SHF_ALLOC (debug
 /// info, `.modinfo`, `__versions`, `.data..percpu`); a REL section is refused.
-pub fn apply_relocations(
-    kernel: &Kernel,
-    info: &LoadInfo,
-    layout: &Layout,
-    sec_addr: &[Option<u64>],
-    values: &[u64],
-    images: &mut Images,
-) -> Result<(), LoadError> {
+pub fn apply_relocations(rel: &Relocator<'_>, images: &mut Images) -> Result<(), LoadError> {
+    let Relocator {
+        kernel,
+        info,
+        layout,
+        ..
+    } = *rel;
     for s in info.sections.iter().skip(1) {
         if s.sh_type != SHT_RELA && s.sh_type != SHT_REL {
             continue;
@@ -72,7 +82,7 @@ pub fn apply_relocations(
         let relas = info.relocations(s.index)?;
         for (n, r) in relas.iter().enumerate() {
             let at = || info.location(s.index, Some((n * SIZEOF_RELA) as u64));
-            apply_one(kernel, info, layout, sec_addr, values, images, target, r)
+            apply_one(rel, images, target, r)
                 .map_err(|defect| LoadError::Relocation { at: at(), defect })?;
         }
     }
@@ -86,17 +96,19 @@ pub fn apply_relocations(
 /// - the place is still zero (the kernel's "existing value is nonzero");
 /// - R_X86_64_32/32S values fit their sign/zero extension;
 /// - PC32/PLT32 targets are within ±2 GiB (the kernel does not check this).
-#[allow(clippy::too_many_arguments)]
 fn apply_one(
-    kernel: &Kernel,
-    info: &LoadInfo,
-    layout: &Layout,
-    sec_addr: &[Option<u64>],
-    values: &[u64],
+    rel: &Relocator<'_>,
     images: &mut Images,
     target: usize,
     r: &super::load_info::Rela,
 ) -> Result<(), RelocDefect> {
+    let Relocator {
+        kernel,
+        info,
+        layout,
+        sec_addr,
+        values,
+    } = *rel;
     let sym = *values
         .get(r.sym)
         .ok_or(RelocDefect::BadSymbol(r.sym as u64))?;

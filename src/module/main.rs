@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::apply_relocate_add::{apply_relocations, Images};
+use super::apply_relocate_add::{apply_relocations, Images, Relocator};
 use super::check_modinfo::module_augment_kernel_taints;
 use super::do_init_module::{do_init_module, ParamTable};
 use super::elf_validity::elf_validity_check;
@@ -47,7 +47,14 @@ pub fn load_module(
     let percpu = percpu_modalloc(kernel, &info, &layout)?;
     let values = simplify_symbols(kernel, &info, &sec_addr, percpu, opts.missing)?;
     let mut images = Images::new(&info, &layout);
-    apply_relocations(kernel, &info, &layout, &sec_addr, &values, &mut images)?;
+    let relocator = Relocator {
+        kernel,
+        info: &info,
+        layout: &layout,
+        sec_addr: &sec_addr,
+        values: &values,
+    };
+    apply_relocations(&relocator, &mut images)?;
     post_relocation(&info, &mem, &images)?;
     let this_module = sec_addr[info.index.mod_].unwrap_or(0);
     let read_field = |f: &Option<super::this_module::EntryField>| {
