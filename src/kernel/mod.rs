@@ -5,6 +5,7 @@
 //! Several kernels may live in one process (tests do this); stub functions
 //! find theirs through the task running on the calling thread.
 
+pub mod data;
 pub mod panic;
 pub mod printk;
 pub mod sched;
@@ -36,6 +37,8 @@ pub enum BootError {
     Mm(#[from] MmError),
     #[error(transparent)]
     Sched(#[from] SchedError),
+    #[error(transparent)]
+    Data(#[from] data::DataError),
 }
 
 /// One emulated kernel.
@@ -45,6 +48,7 @@ pub struct Kernel {
     pub trace: TraceBuffer,
     pub percpu: PerCpu,
     pub sched: Sched,
+    pub data: data::KernelData,
     pub taint: Taint,
     /// Loaded modules, newest first (the kernel's `modules` list order).
     pub(crate) modules: Mutex<Vec<Arc<Module>>>,
@@ -66,12 +70,14 @@ impl Kernel {
         symbols::lookup("_printk")?;
         let percpu = PerCpu::new(crate::host::random_u64())?;
         let sched = Sched::new(profile, &percpu)?;
+        let data = data::KernelData::build(profile)?;
         Ok(Arc::new(Kernel {
             profile,
             log: LogBuffer::new(boot),
             trace: TraceBuffer::new(boot),
             percpu,
             sched,
+            data,
             taint: Taint::default(),
             modules: Mutex::default(),
             loading: Mutex::default(),
@@ -104,6 +110,9 @@ impl Kernel {
     pub fn resolve_kernel_symbol(&self, name: &str) -> Result<Option<u64>, MmError> {
         if let Some(off) = self.sched.symbol(name) {
             return Ok(Some(off));
+        }
+        if let Some(addr) = self.data.lookup(name) {
+            return Ok(Some(addr));
         }
         symbols::lookup(name)
     }

@@ -18,9 +18,36 @@ use crate::exec::dispatch::{kload_stub_dispatch, CallArgs};
 use crate::exec::entry::{trampoline, TRAMPOLINE_SIZE};
 use crate::exec::task;
 use crate::mm::{LowRegion, MmError, Prot};
+use crate::profile::{KernelProfile, MissingField};
 
 /// A stub-kernel function: it gets the call's arguments and returns `%rax`.
 pub type StubFn = fn(&mut CallArgs) -> u64;
+
+/// What a data symbol's initialiser may use: the kernel's profile (for
+/// struct layouts) and the addresses of function symbols (for tables of
+/// function pointers such as `param_ops_int`).
+pub struct DataCtx<'a> {
+    pub profile: &'static KernelProfile,
+    pub resolve: &'a dyn Fn(&str) -> Option<u64>,
+}
+
+impl DataCtx<'_> {
+    /// The address of an implemented function symbol; 0 if there is none
+    /// (a registration bug, caught by the test that builds every object).
+    pub fn func(&self, name: &str) -> u64 {
+        (self.resolve)(name).unwrap_or(0)
+    }
+}
+
+/// Builds the initial contents of a data symbol for one kernel.
+pub type DataInit = fn(&DataCtx<'_>) -> Result<Vec<u8>, MissingField>;
+
+/// Whether module code may write a data symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
 
 enum Def {
     Func(StubFn),
@@ -31,6 +58,15 @@ enum Def {
 #[derive(Default)]
 pub struct Registry {
     defs: Vec<(&'static str, Def)>,
+    data: Vec<DataDef>,
+}
+
+/// A registered data symbol; each kernel instance gets its own copy.
+#[derive(Clone, Copy)]
+pub struct DataDef {
+    pub name: &'static str,
+    pub access: Access,
+    pub init: DataInit,
 }
 
 impl Registry {
@@ -42,6 +78,11 @@ impl Registry {
     /// Raw machine code with its own convention, copied into low memory.
     pub fn code(&mut self, name: &'static str, bytes: &'static [u8]) {
         self.defs.push((name, Def::Code(bytes)));
+    }
+
+    /// A data object (a kernel variable or table) modules may reference.
+    pub fn data(&mut self, name: &'static str, access: Access, init: DataInit) {
+        self.data.push(DataDef { name, access, init });
     }
 }
 
@@ -63,6 +104,7 @@ struct StubTable {
     by_addr: BTreeMap<u64, (&'static str, u64)>,
     _code: LowRegion,
     traps: Mutex<Traps>,
+    data: Vec<DataDef>,
 }
 
 #[derive(Default)]
@@ -85,6 +127,7 @@ fn table() -> Result<&'static StubTable, MmError> {
 fn build() -> Result<StubTable, MmError> {
     let mut reg = Registry::default();
     register_all(&mut reg);
+    let data = std::mem::take(&mut reg.data);
     let size: usize = reg
         .defs
         .iter()
@@ -128,6 +171,7 @@ fn build() -> Result<StubTable, MmError> {
         by_addr,
         _code: code,
         traps: Mutex::default(),
+        data,
     })
 }
 
@@ -136,9 +180,15 @@ pub fn lookup(name: &str) -> Result<Option<u64>, MmError> {
     Ok(table()?.by_name.get(name).copied())
 }
 
+/// Every registered data symbol (built per kernel by `KernelData`).
+pub fn data_defs() -> Result<&'static [DataDef], MmError> {
+    Ok(&table()?.data)
+}
+
 /// Names of every implemented stub symbol (for `kload check` and docs).
 pub fn implemented() -> Result<Vec<&'static str>, MmError> {
-    let mut v: Vec<_> = table()?.by_name.keys().copied().collect();
+    let t = table()?;
+    let mut v: Vec<_> = t.by_name.keys().copied().chain(t.data.iter().map(|d| d.name)).collect();
     v.sort_unstable();
     Ok(v)
 }
