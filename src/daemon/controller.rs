@@ -1,0 +1,116 @@
+//! The session kernel's request handler: one `Controller` owns the emulated
+//! kernel (booted on the first insmod, for that module's profile) and turns
+//! each `Request` into a `Reply`. The daemon calls it for every client, one
+//! at a time; tests call it directly.
+
+use std::sync::Arc;
+
+use super::protocol::{LogRecord, ModuleRow, Reply, Request};
+use crate::kernel::{fs, Kernel};
+use crate::module::{self, LoadOptions, Missing, ModuleImage};
+
+/// Owns one emulated kernel.
+#[derive(Default)]
+pub struct Controller {
+    kernel: Option<Arc<Kernel>>,
+}
+
+impl Controller {
+    pub fn new() -> Controller {
+        Controller::default()
+    }
+
+    /// The kernel, once the first module booted it.
+    pub fn kernel(&self) -> Option<&Arc<Kernel>> {
+        self.kernel.as_ref()
+    }
+
+    pub fn handle(&mut self, req: Request) -> Reply {
+        match req {
+            Request::Ping => Reply::Pong { version: super::protocol::PROTOCOL_VERSION, pid: std::process::id() },
+            Request::Insmod { file, image, args, flags } => self.insmod(&file, image, args, flags),
+            Request::Rmmod { name, force } => match &self.kernel {
+                Some(k) => match module::delete_module(k, &name, force) {
+                    Ok(()) => Reply::Ok,
+                    Err(e) => Reply::Error { errno: e.errno(), detail: e.to_string() },
+                },
+                None => Reply::Error { errno: libc::ENOENT, detail: format!("Module {name} is not currently loaded") },
+            },
+            Request::Lsmod => Reply::Modules(self.kernel.as_ref().map(|k| module_rows(k)).unwrap_or_default()),
+            Request::Modinfo { name } => self.modinfo(&name),
+            Request::Dmesg { clear } => Reply::Log(self.dmesg(clear)),
+            Request::Read { path } => match fs::read(self.kernel.as_ref(), &path) {
+                Ok(text) => Reply::Text(text),
+                Err(e) => Reply::Error { errno: e.errno(), detail: e.to_string() },
+            },
+            Request::Write { path, data } => match fs::write(self.kernel.as_ref(), &path, &data) {
+                Ok(()) => Reply::Ok,
+                Err(e) => Reply::Error { errno: e.errno(), detail: e.to_string() },
+            },
+            Request::Shutdown => Reply::Ok,
+        }
+    }
+
+    fn insmod(&mut self, file: &str, image: Vec<u8>, args: String, flags: super::protocol::InsmodFlags) -> Reply {
+        let err = |e: module::LoadError| Reply::Error { errno: e.errno(), detail: e.to_string() };
+        let image = match ModuleImage::from_bytes(file, image) {
+            Ok(i) => i,
+            Err(e) => return err(e),
+        };
+        let kernel = match &self.kernel {
+            Some(k) => Arc::clone(k),
+            None => {
+                let profile = match crate::profile_for_image(&image) {
+                    Ok((p, _)) => p,
+                    Err(e) => return err(e),
+                };
+                match Kernel::boot(profile) {
+                    Ok(k) => Arc::clone(self.kernel.insert(k)),
+                    Err(e) => return Reply::Error { errno: libc::ENOMEM, detail: e.to_string() },
+                }
+            }
+        };
+        let opts = LoadOptions {
+            args,
+            missing: if flags.allow_missing { Missing::Trap } else { Missing::Fail },
+            ignore_vermagic: flags.force_vermagic,
+            ignore_modversions: flags.force_modversion,
+        };
+        match module::load_module(&kernel, image, &opts) {
+            Ok(_) => Reply::Ok,
+            Err(e) => err(e),
+        }
+    }
+
+    fn modinfo(&self, name: &str) -> Reply {
+        let found = self.kernel.as_ref().and_then(|k| k.module_list().into_iter().find(|m| m.name == name));
+        match found {
+            Some(m) => Reply::Modinfo { filename: m.file.clone(), entries: m.modinfo.entries().to_vec() },
+            None => Reply::Error { errno: libc::ENOENT, detail: format!("Module {name} not found.") },
+        }
+    }
+
+    fn dmesg(&self, clear: bool) -> Vec<LogRecord> {
+        let Some(k) = &self.kernel else { return Vec::new() };
+        let records = k.log.records();
+        if clear {
+            k.log.clear();
+        }
+        records.into_iter().map(|r| LogRecord { seq: r.seq, ts_nsec: r.ts_nsec, level: r.level, text: r.text }).collect()
+    }
+}
+
+/// lsmod's rows, newest module first.
+pub fn module_rows(k: &Kernel) -> Vec<ModuleRow> {
+    k.module_list()
+        .iter()
+        .map(|m| ModuleRow {
+            name: m.name.clone(),
+            size: m.core_size(),
+            refcnt: m.refcount(),
+            holders: m.holders(),
+            state: m.state().name().to_owned(),
+            taints: crate::kernel::panic::module_flags(m.taints),
+        })
+        .collect()
+}

@@ -1,0 +1,51 @@
+//! The emulated files users read and write with `kload cat` and
+//! `kload write`: /proc (procfs.rs) and /sys (sysfs.rs).
+
+use std::sync::Arc;
+
+use super::Kernel;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FsError {
+    #[error("{0}: No such file or directory")]
+    NoEntry(String),
+    #[error("{0}: Permission denied")]
+    Permission(String),
+    #[error("{0}: Is a directory")]
+    IsDir(String),
+    #[error("{path}: {detail}")]
+    Invalid { path: String, detail: String, errno: i32 },
+}
+
+impl FsError {
+    pub fn errno(&self) -> i32 {
+        match self {
+            FsError::NoEntry(_) => libc::ENOENT,
+            FsError::Permission(_) => libc::EACCES,
+            FsError::IsDir(_) => libc::EISDIR,
+            FsError::Invalid { errno, .. } => *errno,
+        }
+    }
+}
+
+/// Read a file. Before the first module boots the kernel, /proc/modules is
+/// empty and /sys/module has no entries.
+pub fn read(kernel: Option<&Arc<Kernel>>, path: &str) -> Result<String, FsError> {
+    let path = path.trim_end_matches('/');
+    match (kernel, path) {
+        (_, "/proc/modules") => Ok(kernel.map(|k| super::procfs::proc_modules(k)).unwrap_or_default()),
+        (Some(k), p) if p.starts_with("/sys/module/") => super::sysfs::read(k, p),
+        (Some(k), "/proc/sys/kernel/tainted") => Ok(format!("{}\n", k.taint.mask())),
+        (None, "/proc/sys/kernel/tainted") => Ok("0\n".into()),
+        _ => Err(FsError::NoEntry(path.to_owned())),
+    }
+}
+
+/// Write a file (module parameters, as root would).
+pub fn write(kernel: Option<&Arc<Kernel>>, path: &str, data: &str) -> Result<(), FsError> {
+    match kernel {
+        Some(k) if path.starts_with("/sys/module/") => super::sysfs::write(k, path, data),
+        _ if path == "/proc/modules" => Err(FsError::Permission(path.to_owned())),
+        _ => Err(FsError::NoEntry(path.to_owned())),
+    }
+}
