@@ -51,6 +51,7 @@ pub fn main(args: &[String]) -> i32 {
         } else {
             Missing::Fail
         },
+        ..LoadOptions::default()
     };
     let status = run_module(&kernel, file, image, &opts);
     kernel.log.flush();
