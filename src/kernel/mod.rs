@@ -63,6 +63,10 @@ pub struct Kernel {
     ptr_key: u64,
     /// `pr_notice_once` state of the unsigned-module notice.
     pub(crate) sig_notice_done: AtomicBool,
+    /// Keys of the `*_once` messages already printed.
+    once: Mutex<HashSet<String>>,
+    /// `last_unloaded_module`: name and taint letters, for "Modules linked in".
+    last_unloaded: Mutex<Option<String>>,
 }
 
 impl Kernel {
@@ -87,7 +91,17 @@ impl Kernel {
             cpu: Mutex::new(()),
             ptr_key: crate::host::random_u64(),
             sig_notice_done: AtomicBool::new(false),
+            once: Mutex::default(),
+            last_unloaded: Mutex::default(),
         }))
+    }
+
+    /// For `pr_*_once` messages: true the first time `key` is seen.
+    pub fn note_once(&self, key: &str) -> bool {
+        self.once
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned())
     }
 
     /// Take the emulated CPU (blocks while another task runs).
@@ -175,10 +189,42 @@ impl Kernel {
 
     /// The module list as `print_modules` shows it after "Modules linked in:".
     pub fn modules_linked_in(&self) -> String {
-        self.modules()
+        let mut s: String = self
+            .modules()
             .iter()
             .map(|m| format!(" {}", m.name_with_flags()))
-            .collect()
+            .collect();
+        if let Some(last) = self
+            .last_unloaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            s.push_str(&format!(" [last unloaded: {last}]"));
+        }
+        s
+    }
+
+    /// Remember an unloaded module for "[last unloaded: name(flags)]".
+    pub(crate) fn set_last_unloaded(&self, m: &Module) {
+        let flags = panic::module_flags(m.taints);
+        let entry = if flags.is_empty() {
+            m.name.clone()
+        } else {
+            format!("{}({flags})", m.name)
+        };
+        *self.last_unloaded.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry);
+    }
+
+    /// A taint that makes lock debugging unreliable: the kernel turns
+    /// debug_locks off and says so, once.
+    pub fn lockdep_off(&self) {
+        if self.note_once("debug_locks_off") {
+            self.log.emit(
+                printk::LOGLEVEL_WARNING,
+                "Disabling lock debugging due to kernel taint",
+            );
+        }
     }
 }
 

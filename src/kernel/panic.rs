@@ -12,6 +12,7 @@ use crate::exec::task;
 
 pub const TAINT_PROPRIETARY_MODULE: u32 = 0;
 pub const TAINT_FORCED_MODULE: u32 = 1;
+pub const TAINT_FORCED_RMMOD: u32 = 3;
 pub const TAINT_DIE: u32 = 7;
 pub const TAINT_WARN: u32 = 9;
 pub const TAINT_CRAP: u32 = 10;

@@ -131,6 +131,7 @@ fn suspicious_return(kernel: &Kernel, name: &str, ret: i32) {
 /// The failure path of `do_init_module`: GOING, unlinked, freed; exit is not called.
 pub(crate) fn unlink_and_free(kernel: &Kernel, module: &Arc<Module>) {
     module.set_state(ModuleState::Going);
+    module.drop_uses();
     kernel.modules().retain(|m| !Arc::ptr_eq(m, module));
     module.memory().allocs.clear();
 }

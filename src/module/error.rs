@@ -185,10 +185,10 @@ pub enum LoadError {
         shndx: u16,
         max: usize,
     },
-    #[error("{module}: Unknown symbol {} (err -2)", .symbols.join(", "))]
+    #[error("{module}: Unknown symbol {}", .symbols.iter().map(|(s, e)| format!("{s} (err {e})")).collect::<Vec<_>>().join(", "))]
     UnknownSymbols {
         module: String,
-        symbols: Vec<String>,
+        symbols: Vec<(String, i32)>,
     },
     #[error("{at}: {defect}")]
     Relocation { at: Location, defect: RelocDefect },
@@ -206,6 +206,14 @@ pub enum LoadError {
         module: String,
         #[source]
         source: crate::profile::MissingField,
+    },
+    #[error("{at}: {detail}")]
+    Version { at: Location, detail: String },
+    #[error("{module}: exports duplicate symbol {symbol} (owned by {owner})")]
+    DuplicateExport {
+        module: String,
+        symbol: String,
+        owner: String,
     },
     #[error("{module}: `{value}' invalid for parameter `{param}'")]
     BadParam {
@@ -238,9 +246,14 @@ impl LoadError {
             | LoadError::Relocation { .. }
             | LoadError::EntryField { .. }
             | LoadError::Profile { .. }
+            | LoadError::Version { .. }
+            | LoadError::DuplicateExport { .. }
             | LoadError::NoProfile { .. } => libc::ENOEXEC,
             LoadError::BadParam { errno, .. } => *errno,
-            LoadError::UnknownSymbols { .. } => libc::ENOENT,
+            LoadError::UnknownSymbols { symbols, .. } => symbols
+                .last()
+                .and_then(|(_, e)| e.checked_neg())
+                .unwrap_or(libc::ENOENT),
             LoadError::NoMemory { .. } => libc::ENOMEM,
             LoadError::AlreadyLoaded(_) => libc::EEXIST,
             LoadError::InitFailed { ret, .. } => ret.checked_neg().unwrap_or(libc::EINVAL),
@@ -259,6 +272,8 @@ pub enum RemoveError {
     NoExit(String),
     #[error("{0}: module is still loading or already unloading")]
     NotLive(String),
+    #[error("Module {name} is in use{}", if .holders.is_empty() { String::new() } else { format!(" by: {}", .holders.join(" ")) })]
+    InUse { name: String, holders: Vec<String> },
     #[error("{module}: the exit task died: {reason}")]
     ExitKilled { module: String, reason: String },
 }
@@ -268,6 +283,7 @@ impl RemoveError {
         match self {
             RemoveError::NotLoaded(_) => libc::ENOENT,
             RemoveError::NoExit(_) | RemoveError::NotLive(_) => libc::EBUSY,
+            RemoveError::InUse { .. } => libc::EWOULDBLOCK,
             RemoveError::ExitKilled { .. } => libc::EFAULT,
         }
     }

@@ -1,6 +1,7 @@
 //! The two recipes: `load_module` and `delete_module` (kernel/module/main.c).
 //! Each stage lives in its own file, named after the kernel function it mirrors.
 
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 
 use super::apply_relocate_add::{apply_relocations, Images, Relocator};
@@ -8,16 +9,19 @@ use super::check_modinfo::module_augment_kernel_taints;
 use super::do_init_module::{do_init_module, ParamTable};
 use super::elf_validity::elf_validity_check;
 use super::error::{LoadError, RemoveError};
+use super::exports::find_exports;
 use super::image::ModuleImage;
 use super::kallsyms::Kallsyms;
 use super::layout_sections::{layout_sections, Layout};
 use super::load_info::LoadInfo;
 use super::move_module::{move_module, section_addresses};
 use super::setup_load_info::setup_load_info;
-use super::simplify_symbols::{simplify_symbols, Missing};
+use super::simplify_symbols::{simplify_symbols, Missing, SymbolContext};
 use super::state::{Module, ModuleMemory, ModuleState};
 use super::this_module::{check_this_module_size, find_entry_fields};
+use super::version::{check_modstruct_version, check_vermagic, Versions};
 use crate::exec::task::{self, run_task};
+use crate::kernel::printk::LOGLEVEL_ERR;
 use crate::kernel::Kernel;
 use crate::mm;
 
@@ -41,25 +45,37 @@ pub fn load_module(
 ) -> Result<Arc<Module>, LoadError> {
     let sections = elf_validity_check(&image.file, &image)?;
     let info = setup_load_info(image, sections)?;
+    let mut taints = 0u32;
+    let versions = Versions::read(&info, opts.ignore_modversions)?;
+    check_modstruct_version(kernel, &info, &versions, &mut taints)?;
+    check_vermagic(kernel, &info, &versions, opts.ignore_vermagic, &mut taints)?;
     check_this_module_size(&info, kernel.profile)?;
     let fields = find_entry_fields(&info, kernel.profile)?;
     let unformed = add_unformed_module(kernel, &info.name)?;
-    let taints = module_augment_kernel_taints(kernel, &info, false);
+    taints |= module_augment_kernel_taints(kernel, &info, false);
     let layout = layout_sections(&info)?;
     let mem = move_module(&info.name, kernel.profile.series, &layout)?;
     let sec_addr = section_addresses(&layout, &mem);
     let percpu = percpu_modalloc(kernel, &info, &layout)?;
-    let values = simplify_symbols(kernel, &info, &sec_addr, percpu, opts.missing)?;
+    let cx = SymbolContext {
+        info: &info,
+        sec_addr: &sec_addr,
+        percpu_base: percpu,
+        versions: &versions,
+        missing: opts.missing,
+    };
+    let resolved = simplify_symbols(kernel, &cx, &mut taints)?;
     let mut images = Images::new(&info, &layout);
     let relocator = Relocator {
         kernel,
         info: &info,
         layout: &layout,
         sec_addr: &sec_addr,
-        values: &values,
+        values: &resolved.values,
     };
     apply_relocations(&relocator, &mut images)?;
     post_relocation(&info, &mem, &images)?;
+    let exports = find_exports(&info, &sec_addr)?;
     let this_module = sec_addr[info.index.mod_].unwrap_or(0);
     let read_field = |f: &Option<super::this_module::EntryField>| {
         f.as_ref().map_or(Ok(0), |f| {
@@ -79,15 +95,19 @@ pub fn load_module(
         state: Mutex::new(ModuleState::Unformed),
         kallsyms: Mutex::new(Kallsyms::new(
             &info,
-            &values,
+            &resolved.values,
             &layout.placement,
             layout.percpu,
         )),
         mem: Mutex::new(mem),
         args_mem: Mutex::new(None),
+        exports,
+        uses: Mutex::new(Vec::new()),
+        holders: Mutex::new(Vec::new()),
+        extra_refs: AtomicU32::new(0),
     });
+    complete_formation(kernel, &module, unformed, resolved.uses)?;
     prepare_coming_module(kernel, &info);
-    complete_formation(kernel, &module, unformed)?;
     do_init_module(
         kernel,
         &module,
@@ -181,22 +201,60 @@ fn prepare_coming_module(kernel: &Kernel, info: &LoadInfo) {
     }
 }
 
-/// `complete_formation`: text read-only and executable, rodata read-only,
-/// data not executable; state COMING; the module joins the list.
+/// `complete_formation`: no export may duplicate an existing one; text
+/// read-only and executable, rodata read-only, data not executable; the
+/// module takes its references on the modules it uses, becomes COMING and
+/// joins the list.
 fn complete_formation(
     kernel: &Kernel,
     module: &Arc<Module>,
     unformed: Unformed<'_>,
+    uses: Vec<Arc<Module>>,
 ) -> Result<(), LoadError> {
+    verify_exported_symbols(kernel, module)?;
     for a in &module.memory().allocs {
         a.protect(false).map_err(|e| LoadError::NoMemory {
             module: module.name.clone(),
             detail: e.to_string(),
         })?;
     }
+    module.add_uses(uses);
     module.set_state(ModuleState::Coming);
     kernel.modules().insert(0, Arc::clone(module));
     drop(unformed);
+    Ok(())
+}
+
+/// `verify_exported_symbols`: an export already exported by the kernel or
+/// another module refuses the load.
+fn verify_exported_symbols(kernel: &Kernel, module: &Module) -> Result<(), LoadError> {
+    let mut names: Vec<&String> = module.exports.keys().collect();
+    names.sort();
+    for name in names {
+        let owner = if kernel.resolve_kernel_symbol(name).ok().flatten().is_some() {
+            Some("kernel".to_owned())
+        } else {
+            kernel
+                .module_list()
+                .iter()
+                .find(|m| m.exports.contains_key(name))
+                .map(|m| m.name.clone())
+        };
+        if let Some(owner) = owner {
+            kernel.log.emit(
+                LOGLEVEL_ERR,
+                &format!(
+                    "{}: exports duplicate symbol {name} (owned by {owner})",
+                    module.name
+                ),
+            );
+            return Err(LoadError::DuplicateExport {
+                module: module.name.clone(),
+                symbol: name.clone(),
+                owner,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -217,16 +275,36 @@ fn param_table(info: &LoadInfo, sec_addr: &[Option<u64>], kernel: &Kernel) -> Pa
 
 /// Unload a module: run its exit on an "rmmod" task, then free it.
 ///
-/// Refused when the module is not loaded (ENOENT), still loading or
-/// unloading (EBUSY), or has init but no exit (EBUSY) unless `force`.
+/// Refused, in the kernel's order, when the module is not loaded (ENOENT),
+/// other modules use it (EWOULDBLOCK), it is still loading or already
+/// unloading (EBUSY), it has init but no exit (EBUSY unless `force`), or
+/// something holds a reference (EWOULDBLOCK unless `force`). Forcing
+/// taints the kernel (R).
 pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<(), RemoveError> {
     let module = kernel.modules().iter().find(|m| m.name == name).cloned();
     let module = module.ok_or_else(|| RemoveError::NotLoaded(name.to_owned()))?;
+    if !module.holders().is_empty() {
+        return Err(RemoveError::InUse {
+            name: name.to_owned(),
+            holders: module.holders(),
+        });
+    }
     if module.state() != ModuleState::Live {
         return Err(RemoveError::NotLive(name.to_owned()));
     }
-    if module.init_fn != 0 && module.exit_fn == 0 && !force {
-        return Err(RemoveError::NoExit(name.to_owned()));
+    let forced_needed = (module.init_fn != 0 && module.exit_fn == 0) || module.refcount() != 0;
+    if forced_needed && !force {
+        if module.init_fn != 0 && module.exit_fn == 0 {
+            return Err(RemoveError::NoExit(name.to_owned()));
+        }
+        return Err(RemoveError::InUse {
+            name: name.to_owned(),
+            holders: Vec::new(),
+        });
+    }
+    if forced_needed {
+        kernel.taint.add(crate::kernel::panic::TAINT_FORCED_RMMOD);
+        kernel.lockdep_off();
     }
     module.set_state(ModuleState::Going);
     if module.exit_fn != 0 {
@@ -245,6 +323,7 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
             });
         }
     }
+    kernel.set_last_unloaded(&module);
     super::do_init_module::unlink_and_free(kernel, &module);
     Ok(())
 }

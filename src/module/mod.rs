@@ -9,6 +9,7 @@ pub mod do_init_module;
 pub mod elf_validity;
 pub mod error;
 pub mod explain;
+pub mod exports;
 pub mod image;
 pub mod kallsyms;
 pub mod layout_sections;
@@ -23,6 +24,7 @@ pub mod signing;
 pub mod simplify_symbols;
 pub mod state;
 pub mod this_module;
+pub mod version;
 
 pub use error::{LoadError, RemoveError};
 pub use image::ModuleImage;

@@ -1,12 +1,19 @@
 //! `struct module` as kload keeps it: the live module, its memory and state.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::exports::Exports;
 
 use super::kallsyms::Kallsyms;
 use super::layout_sections::{page_align, MemType};
 use super::modinfo::Modinfo;
 use crate::kernel::panic::module_flags;
 use crate::mm::{LowRegion, MmError, Prot};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// `enum module_state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +130,15 @@ pub struct Module {
     pub(crate) kallsyms: Mutex<Kallsyms>,
     /// The parameter strings (`mod->args`); charp parameters point into them.
     pub(crate) args_mem: Mutex<Option<LowRegion>>,
+    /// What the module exports to others.
+    pub exports: Exports,
+    /// Modules this one took symbols from (`target_list`), with one
+    /// reference held on each.
+    pub(crate) uses: Mutex<Vec<Arc<Module>>>,
+    /// Modules using this one (`source_list`), newest first.
+    pub(crate) holders: Mutex<Vec<String>>,
+    /// References beyond the users' (`try_module_get` from stubs).
+    pub(crate) extra_refs: AtomicU32,
 }
 
 impl Module {
@@ -169,27 +185,55 @@ impl Module {
 
     /// Bytes of core memory (`/sys/module/<m>/coresize`, lsmod's size).
     pub fn core_size(&self) -> u64 {
-        self.memory().allocs.iter().filter(|a| !a.is_init()).map(|a| a.region.len()).sum()
+        self.memory()
+            .allocs
+            .iter()
+            .filter(|a| !a.is_init())
+            .map(|a| a.region.len())
+            .sum()
     }
 
     /// Bytes of init memory (`/sys/module/<m>/initsize`); 0 once live.
     pub fn init_size(&self) -> u64 {
-        self.memory().allocs.iter().filter(|a| a.is_init()).map(|a| a.region.len()).sum()
+        self.memory()
+            .allocs
+            .iter()
+            .filter(|a| a.is_init())
+            .map(|a| a.region.len())
+            .sum()
     }
 
-    /// `module_refcount()`: references other than the base one.
+    /// `module_refcount()`: references other than the base one: one per
+    /// user module, plus any taken by `try_module_get`.
     pub fn refcount(&self) -> u32 {
-        0
+        lock(&self.holders).len() as u32 + self.extra_refs.load(Ordering::Relaxed)
     }
 
-    /// Modules that use symbols of this one (`/sys/module/<m>/holders`).
+    /// Modules that use symbols of this one (`/sys/module/<m>/holders`), newest first.
     pub fn holders(&self) -> Vec<String> {
-        Vec::new()
+        lock(&self.holders).clone()
+    }
+
+    /// `ref_module` for every module this one took symbols from.
+    pub(crate) fn add_uses(&self, targets: Vec<Arc<Module>>) {
+        for t in &targets {
+            lock(&t.holders).insert(0, self.name.clone());
+        }
+        *lock(&self.uses) = targets;
+    }
+
+    /// `module_unload_free`: drop the references on every target.
+    pub(crate) fn drop_uses(&self) {
+        for t in lock(&self.uses).drain(..) {
+            lock(&t.holders).retain(|h| h != &self.name);
+        }
     }
 
     /// Base address of the core text (/proc/modules' address column).
     pub fn text_base(&self) -> u64 {
-        self.memory().base(super::layout_sections::MemType::Text).unwrap_or(0)
+        self.memory()
+            .base(super::layout_sections::MemType::Text)
+            .unwrap_or(0)
     }
 
     /// `name(flags)` as in "Modules linked in:" (`module_flags`).
