@@ -146,7 +146,7 @@ pub fn effective_flags(name: &str, flags: u64) -> u64 {
 ///
 /// Checks `module_enforce_rwx_sections`: no section may be both writable and
 /// executable.
-pub fn layout_sections(info: &LoadInfo) -> Result<Layout, LoadError> {
+pub fn layout_sections(info: &LoadInfo, grouped: bool) -> Result<Layout, LoadError> {
     let flags: Vec<u64> = info
         .sections
         .iter()
@@ -185,17 +185,60 @@ pub fn layout_sections(info: &LoadInfo) -> Result<Layout, LoadError> {
         }
     }
     let percpu = info.index.pcpu.filter(|&i| info.sections[i].size > 0);
-    Ok(Layout {
-        placement,
-        size,
-        percpu,
-    })
+    let mut layout = Layout { placement, size, percpu };
+    layout_symtab(info, &mut layout, &flags, grouped);
+    Ok(layout)
 }
 
-/// How regions group into allocations on a kernel series.
-pub fn allocation_groups(series: &str) -> Vec<Vec<MemType>> {
+/// `layout_symtab`: room for the symbol tables kallsyms keeps. The core
+/// part (symbol 0 and every named symbol of a loaded core section, their
+/// names and one type byte each) goes after the core data; the whole symbol
+/// and string tables, plus a type byte per symbol, go after the init data.
+/// 6.1 page-aligns the whole core and the whole init part first (its
+/// `strict_align` at the end of the last pass), so the tables start on a
+/// page of their own there; 6.12 appends them to MOD_DATA/MOD_INIT_DATA.
+/// kload keeps its own symbol table, so this is space only: it makes the
+/// sizes the kernel reports come out the same.
+fn layout_symtab(info: &LoadInfo, layout: &mut Layout, flags: &[u64], grouped: bool) {
+    let is_core_symbol = |s: &super::load_info::Symbol| {
+        let shndx = usize::from(s.shndx);
+        if s.shndx == SHN_UNDEF || shndx >= info.sections.len() || s.name.is_empty() {
+            return false;
+        }
+        if Some(shndx) == info.index.pcpu {
+            return true;
+        }
+        flags[shndx] & SHF_ALLOC != 0 && !layout.placement[shndx].is_some_and(|p| p.mem.is_init())
+    };
+    let core: Vec<&super::load_info::Symbol> =
+        info.symbols.iter().enumerate().filter(|(i, s)| *i == 0 || is_core_symbol(s)).map(|(_, s)| s).collect();
+    let ncore = core.len() as u64;
+    let core_strtab: u64 = core.iter().map(|s| s.name.len() as u64 + 1).sum();
+    let nsrc = info.symbols.len() as u64;
+    let strtab = info.sections[info.index.str].size;
+    let (data, init) = (MemType::Data as usize, MemType::InitData as usize);
+    if grouped {
+        layout.size[data] = page_align(layout.size[data]);
+        layout.size[init] = page_align(layout.size[init]);
+    }
+    let symoffs = layout.size[data].div_ceil(8) * 8;
+    layout.size[data] = symoffs + ncore * SIZEOF_SYM as u64 + core_strtab + ncore;
+    let init_symoffs = layout.size[init].div_ceil(8) * 8;
+    layout.size[init] = init_symoffs + nsrc * SIZEOF_SYM as u64 + strtab + nsrc;
+}
+
+/// Does this kernel pack module memory into one core and one init
+/// allocation (before 6.4's `mod_mem_type` regions)?
+pub fn groups_module_memory(profile: &crate::profile::KernelProfile) -> bool {
+    profile.series == "6.1"
+}
+
+/// How regions group into allocations: `grouped` (6.1 and older) packs
+/// core and init into one allocation each; later kernels allocate each
+/// region on its own.
+pub fn allocation_groups(grouped: bool) -> Vec<Vec<MemType>> {
     use MemType::*;
-    if series == "6.1" {
+    if grouped {
         vec![
             vec![Text, Rodata, RoAfterInit, Data],
             vec![InitText, InitRodata, InitData],

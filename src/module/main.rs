@@ -12,7 +12,7 @@ use super::error::{LoadError, RemoveError};
 use super::exports::find_exports;
 use super::image::ModuleImage;
 use super::kallsyms::Kallsyms;
-use super::layout_sections::{layout_sections, Layout};
+use super::layout_sections::{groups_module_memory, layout_sections, Layout};
 use super::load_info::LoadInfo;
 use super::move_module::{move_module, section_addresses};
 use super::setup_load_info::setup_load_info;
@@ -53,8 +53,9 @@ pub fn load_module(
     let fields = find_entry_fields(&info, kernel.profile)?;
     let unformed = add_unformed_module(kernel, &info.name)?;
     taints |= module_augment_kernel_taints(kernel, &info, false);
-    let layout = layout_sections(&info)?;
-    let mem = move_module(&info.name, kernel.profile.series, &layout)?;
+    let grouped = groups_module_memory(kernel.profile);
+    let layout = layout_sections(&info, grouped)?;
+    let mem = move_module(&info.name, grouped, &layout)?;
     let sec_addr = section_addresses(&layout, &mem);
     let percpu = percpu_modalloc(kernel, &info, &layout)?;
     let cx = SymbolContext {

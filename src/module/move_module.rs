@@ -7,15 +7,15 @@ use super::layout_sections::{allocation_groups, page_align, Layout, MemType};
 use super::state::{Allocation, ModuleMemory};
 use crate::mm::{LowRegion, Prot};
 
-/// Allocate the regions of `layout` grouped as `series` does, zeroed and RW.
-pub fn move_module(module: &str, series: &str, layout: &Layout) -> Result<ModuleMemory, LoadError> {
+/// Allocate the regions of `layout` (grouped as 6.1 does, or one by one), zeroed and RW.
+pub fn move_module(module: &str, grouped: bool, layout: &Layout) -> Result<ModuleMemory, LoadError> {
     let mut mem = ModuleMemory::default();
-    for group in allocation_groups(series) {
+    for group in allocation_groups(grouped) {
         let mut parts = Vec::new();
         let mut total = 0u64;
         for m in group {
             let size = layout.size[m as usize];
-            if size == 0 && !(series == "6.1" && m == MemType::Text) {
+            if size == 0 && !(grouped && m == MemType::Text) {
                 continue;
             }
             parts.push((m, total, size));
