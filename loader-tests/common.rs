@@ -47,7 +47,9 @@ pub fn stderr(o: &Output) -> String {
 /// `[    1.234567] text` -> `text` (the kernel's timestamps differ by nature).
 pub fn strip_timestamp(line: &str) -> Option<&str> {
     let rest = line.strip_prefix('[')?;
-    let (ts, text) = rest.split_once("] ")?;
+    let (ts, text) = rest
+        .split_once("] ")
+        .or_else(|| rest.strip_suffix(']').map(|ts| (ts, "")))?;
     let (secs, usecs) = ts.trim_start().split_once('.')?;
     (secs.chars().all(|c| c.is_ascii_digit())
         && usecs.len() == 6

@@ -5,4 +5,7 @@ mod common;
 mod explain;
 mod images;
 mod malformed;
+mod params;
+mod replay;
 mod run;
+mod semantics;

@@ -35,7 +35,17 @@ use module::setup_load_info::setup_load_info;
 use module::{LoadError, ModuleImage};
 use profile::{KernelProfile, Match};
 
-/// Choose the kernel profile for a module image by its vermagic.
+/// How to name a profile to the user: Debian's built-ins by series, user
+/// profiles by the file they came from.
+pub fn describe_profile(p: &KernelProfile) -> String {
+    match p.origin() {
+        Some(path) => format!("{} (from {})", p.release, path.display()),
+        None => format!("Debian {} ({})", p.series, p.release),
+    }
+}
+
+/// Choose the kernel profile for a module image by its vermagic: the
+/// built-in Debian profiles, then the user's (`kload profile`).
 pub fn profile_for_image(
     image: &ModuleImage,
 ) -> Result<(&'static KernelProfile, Match), LoadError> {

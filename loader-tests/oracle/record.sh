@@ -200,6 +200,16 @@ boot_one() { # boot_one SERIES SCENARIO RELEASE KPKG VMLINUZ
 		n=$((n + 1))
 	done
 	[ $n -gt 0 ] || die "no *.ko in sample-modules/$s"
+	# The other series' modules, for cross-kernel loads (vermagic scenario):
+	# /modules/other/<name>.ko was built for the other kernel.
+	local o
+	for o in "${ALL_SERIES[@]}"; do
+		[ "$o" = "$s" ] && continue
+		mkdir -p "$stage/modules/other"
+		for ko in "$ROOT/sample-modules/$o"/*.ko; do
+			if [ -e "$ko" ]; then cp "$ko" "$stage/modules/other/"; fi
+		done
+	done
 	cp "$HERE/init.sh" "$stage/init"; chmod 755 "$stage/init"
 	cp "$HERE/scenarios/$sc.sh" "$stage/scenario.sh"
 	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n) >"$initrd"

@@ -29,8 +29,8 @@ pub fn main(args: &[String]) -> i32 {
         Ok((p, Match::Exact)) => p,
         Ok((p, Match::SameSeries)) => {
             eprintln!(
-                "kload: {file}: no exact profile; using Debian {} ({})",
-                p.series, p.release
+                "kload: {file}: no exact profile; using {}",
+                kload::describe_profile(p)
             );
             p
         }

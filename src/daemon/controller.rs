@@ -13,11 +13,34 @@ use crate::module::{self, LoadOptions, Missing, ModuleImage};
 #[derive(Default)]
 pub struct Controller {
     kernel: Option<Arc<Kernel>>,
+    /// `KLOAD_KERNEL`, if set.
+    pinned: Option<String>,
 }
 
 impl Controller {
+    /// A controller whose kernel boots on the first insmod, for that
+    /// module's profile, unless `KLOAD_KERNEL` names one (a series such as
+    /// `6.12`, or a release): then the session's kernel is that one, as a
+    /// real machine's is, and modules built for another are refused by its
+    /// version checks.
     pub fn new() -> Controller {
-        Controller::default()
+        let pinned = std::env::var("KLOAD_KERNEL").ok().filter(|v| !v.is_empty());
+        Controller {
+            kernel: None,
+            pinned,
+        }
+    }
+
+    /// The profile `KLOAD_KERNEL` asks for.
+    fn pinned_profile(&self) -> Option<Result<&'static crate::profile::KernelProfile, String>> {
+        let want = self.pinned.as_deref()?;
+        let found = crate::profile::PROFILES
+            .iter()
+            .copied()
+            .find(|p| p.series == want || p.release == want);
+        Some(found.ok_or_else(|| {
+            format!("KLOAD_KERNEL={want}: no kernel profile with that series or release")
+        }))
     }
 
     /// The kernel, once the first module booted it.
@@ -27,32 +50,66 @@ impl Controller {
 
     pub fn handle(&mut self, req: Request) -> Reply {
         match req {
-            Request::Ping => Reply::Pong { version: super::protocol::PROTOCOL_VERSION, pid: std::process::id() },
-            Request::Insmod { file, image, args, flags } => self.insmod(&file, image, args, flags),
+            Request::Ping => Reply::Pong {
+                version: super::protocol::PROTOCOL_VERSION,
+                pid: std::process::id(),
+            },
+            Request::Insmod {
+                file,
+                image,
+                args,
+                flags,
+            } => self.insmod(&file, image, args, flags),
             Request::Rmmod { name, force } => match &self.kernel {
                 Some(k) => match module::delete_module(k, &name, force) {
                     Ok(()) => Reply::Ok,
-                    Err(e) => Reply::Error { errno: e.errno(), detail: e.to_string() },
+                    Err(e) => Reply::Error {
+                        errno: e.errno(),
+                        detail: e.to_string(),
+                    },
                 },
-                None => Reply::Error { errno: libc::ENOENT, detail: format!("Module {name} is not currently loaded") },
+                None => Reply::Error {
+                    errno: libc::ENOENT,
+                    detail: format!("Module {name} is not currently loaded"),
+                },
             },
-            Request::Lsmod => Reply::Modules(self.kernel.as_ref().map(|k| module_rows(k)).unwrap_or_default()),
+            Request::Lsmod => Reply::Modules(
+                self.kernel
+                    .as_ref()
+                    .map(|k| module_rows(k))
+                    .unwrap_or_default(),
+            ),
             Request::Modinfo { name } => self.modinfo(&name),
             Request::Dmesg { clear } => Reply::Log(self.dmesg(clear)),
             Request::Read { path } => match fs::read(self.kernel.as_ref(), &path) {
                 Ok(text) => Reply::Text(text),
-                Err(e) => Reply::Error { errno: e.errno(), detail: e.to_string() },
+                Err(e) => Reply::Error {
+                    errno: e.errno(),
+                    detail: e.to_string(),
+                },
             },
             Request::Write { path, data } => match fs::write(self.kernel.as_ref(), &path, &data) {
                 Ok(()) => Reply::Ok,
-                Err(e) => Reply::Error { errno: e.errno(), detail: e.to_string() },
+                Err(e) => Reply::Error {
+                    errno: e.errno(),
+                    detail: e.to_string(),
+                },
             },
             Request::Shutdown => Reply::Ok,
         }
     }
 
-    fn insmod(&mut self, file: &str, image: Vec<u8>, args: String, flags: super::protocol::InsmodFlags) -> Reply {
-        let err = |e: module::LoadError| Reply::Error { errno: e.errno(), detail: e.to_string() };
+    fn insmod(
+        &mut self,
+        file: &str,
+        image: Vec<u8>,
+        args: String,
+        flags: super::protocol::InsmodFlags,
+    ) -> Reply {
+        let err = |e: module::LoadError| Reply::Error {
+            errno: e.errno(),
+            detail: e.to_string(),
+        };
         let image = match ModuleImage::from_bytes(file, image) {
             Ok(i) => i,
             Err(e) => return err(e),
@@ -60,19 +117,37 @@ impl Controller {
         let kernel = match &self.kernel {
             Some(k) => Arc::clone(k),
             None => {
-                let profile = match crate::profile_for_image(&image) {
-                    Ok((p, _)) => p,
-                    Err(e) => return err(e),
+                let profile = match self.pinned_profile() {
+                    Some(Ok(p)) => p,
+                    Some(Err(detail)) => {
+                        return Reply::Error {
+                            errno: libc::EINVAL,
+                            detail,
+                        }
+                    }
+                    None => match crate::profile_for_image(&image) {
+                        Ok((p, _)) => p,
+                        Err(e) => return err(e),
+                    },
                 };
                 match Kernel::boot(profile) {
                     Ok(k) => Arc::clone(self.kernel.insert(k)),
-                    Err(e) => return Reply::Error { errno: libc::ENOMEM, detail: e.to_string() },
+                    Err(e) => {
+                        return Reply::Error {
+                            errno: libc::ENOMEM,
+                            detail: e.to_string(),
+                        }
+                    }
                 }
             }
         };
         let opts = LoadOptions {
             args,
-            missing: if flags.allow_missing { Missing::Trap } else { Missing::Fail },
+            missing: if flags.allow_missing {
+                Missing::Trap
+            } else {
+                Missing::Fail
+            },
             ignore_vermagic: flags.force_vermagic,
             ignore_modversions: flags.force_modversion,
         };
@@ -83,20 +158,39 @@ impl Controller {
     }
 
     fn modinfo(&self, name: &str) -> Reply {
-        let found = self.kernel.as_ref().and_then(|k| k.module_list().into_iter().find(|m| m.name == name));
+        let found = self
+            .kernel
+            .as_ref()
+            .and_then(|k| k.module_list().into_iter().find(|m| m.name == name));
         match found {
-            Some(m) => Reply::Modinfo { filename: m.file.clone(), entries: m.modinfo.entries().to_vec() },
-            None => Reply::Error { errno: libc::ENOENT, detail: format!("Module {name} not found.") },
+            Some(m) => Reply::Modinfo {
+                filename: m.file.clone(),
+                entries: m.modinfo.entries().to_vec(),
+            },
+            None => Reply::Error {
+                errno: libc::ENOENT,
+                detail: format!("Module {name} not found."),
+            },
         }
     }
 
     fn dmesg(&self, clear: bool) -> Vec<LogRecord> {
-        let Some(k) = &self.kernel else { return Vec::new() };
+        let Some(k) = &self.kernel else {
+            return Vec::new();
+        };
         let records = k.log.records();
         if clear {
             k.log.clear();
         }
-        records.into_iter().map(|r| LogRecord { seq: r.seq, ts_nsec: r.ts_nsec, level: r.level, text: r.text }).collect()
+        records
+            .into_iter()
+            .map(|r| LogRecord {
+                seq: r.seq,
+                ts_nsec: r.ts_nsec,
+                level: r.level,
+                text: r.text,
+            })
+            .collect()
     }
 }
 

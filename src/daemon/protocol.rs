@@ -12,7 +12,12 @@ pub enum Request {
     Ping,
     /// `insmod FILE args`: the client sends the file's bytes (it resolves
     /// paths relative to its own directory) and the name it was given.
-    Insmod { file: String, image: Vec<u8>, args: String, flags: InsmodFlags },
+    Insmod {
+        file: String,
+        image: Vec<u8>,
+        args: String,
+        flags: InsmodFlags,
+    },
     /// `rmmod [-f] NAME`.
     Rmmod { name: String, force: bool },
     /// The loaded modules, newest first, for lsmod and rmmod's checks.
@@ -70,12 +75,21 @@ pub struct LogRecord {
 pub enum Reply {
     Ok,
     /// Answer to `Ping`.
-    Pong { version: u32, pid: u32 },
+    Pong {
+        version: u32,
+        pid: u32,
+    },
     /// The request failed: the errno the kernel would return, and kload's
     /// detail (which names file, section and offset where it can).
-    Error { errno: i32, detail: String },
+    Error {
+        errno: i32,
+        detail: String,
+    },
     Modules(Vec<ModuleRow>),
-    Modinfo { filename: String, entries: Vec<(String, String)> },
+    Modinfo {
+        filename: String,
+        entries: Vec<(String, String)>,
+    },
     Log(Vec<LogRecord>),
     Text(String),
 }

@@ -16,7 +16,10 @@ pub enum DataError {
     #[error(transparent)]
     Mm(#[from] MmError),
     #[error("building data symbol {name}: {source}")]
-    Profile { name: &'static str, source: MissingField },
+    Profile {
+        name: &'static str,
+        source: MissingField,
+    },
 }
 
 /// The data symbols of one kernel.
@@ -28,15 +31,21 @@ pub struct KernelData {
 impl KernelData {
     pub fn build(profile: &'static KernelProfile) -> Result<KernelData, DataError> {
         let defs = symbols::data_defs()?;
-        let resolve = |name: &str| symbols::lookup(name).ok().flatten();
-        let ctx = DataCtx { profile, resolve: &resolve };
+        let resolve = |name: &str| symbols::function_address(name).ok().flatten();
+        let ctx = DataCtx {
+            profile,
+            resolve: &resolve,
+        };
         let mut by_name = HashMap::new();
         let mut regions = Vec::new();
         for access in [Access::ReadOnly, Access::ReadWrite] {
             let mut image = Vec::new();
             let mut offsets = Vec::new();
             for d in defs.iter().filter(|d| d.access == access) {
-                let bytes = (d.init)(&ctx).map_err(|source| DataError::Profile { name: d.name, source })?;
+                let bytes = (d.init)(&ctx).map_err(|source| DataError::Profile {
+                    name: d.name,
+                    source,
+                })?;
                 let off = (image.len() as u64).div_ceil(ALIGN) * ALIGN;
                 image.resize(off as usize, 0);
                 image.extend_from_slice(&bytes);
@@ -55,7 +64,10 @@ impl KernelData {
             }
             regions.push(region);
         }
-        Ok(KernelData { by_name, _regions: regions })
+        Ok(KernelData {
+            by_name,
+            _regions: regions,
+        })
     }
 
     pub fn lookup(&self, name: &str) -> Option<u64> {

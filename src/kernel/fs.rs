@@ -14,7 +14,11 @@ pub enum FsError {
     #[error("{0}: Is a directory")]
     IsDir(String),
     #[error("{path}: {detail}")]
-    Invalid { path: String, detail: String, errno: i32 },
+    Invalid {
+        path: String,
+        detail: String,
+        errno: i32,
+    },
 }
 
 impl FsError {
@@ -33,9 +37,14 @@ impl FsError {
 pub fn read(kernel: Option<&Arc<Kernel>>, path: &str) -> Result<String, FsError> {
     let path = path.trim_end_matches('/');
     match (kernel, path) {
-        (_, "/proc/modules") => Ok(kernel.map(|k| super::procfs::proc_modules(k)).unwrap_or_default()),
+        (_, "/proc/modules") => Ok(kernel
+            .map(|k| super::procfs::proc_modules(k))
+            .unwrap_or_default()),
         (Some(k), p) if p.starts_with("/sys/module/") => super::sysfs::read(k, p),
         (Some(k), "/proc/sys/kernel/tainted") => Ok(format!("{}\n", k.taint.mask())),
+        (Some(k), "/sys/kernel/tracing/trace" | "/sys/kernel/debug/tracing/trace") => {
+            Ok(k.trace.format(k).iter().map(|l| format!("{l}\n")).collect())
+        }
         (None, "/proc/sys/kernel/tainted") => Ok("0\n".into()),
         _ => Err(FsError::NoEntry(path.to_owned())),
     }

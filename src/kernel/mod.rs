@@ -7,7 +7,9 @@
 
 pub mod data;
 pub mod fs;
+pub mod kstrtox;
 pub mod panic;
+pub mod params;
 pub mod printk;
 pub mod procfs;
 pub mod sched;
@@ -80,7 +82,7 @@ impl Kernel {
         let data = data::KernelData::build(profile)?;
         Ok(Arc::new(Kernel {
             profile,
-            log: LogBuffer::new(boot),
+            log: LogBuffer::new(boot, printk::log_line_max(profile.version())),
             trace: TraceBuffer::new(boot),
             percpu,
             sched,

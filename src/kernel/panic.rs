@@ -101,26 +101,30 @@ pub fn module_flags(mask: u32) -> String {
         .collect()
 }
 
-/// The `CPU: ... Comm: ... Tainted: ...` line of every report (`dump_stack_print_info`),
-/// and for 6.11+ the verbose taint line after it.
+/// The `CPU: ... Comm: ... Tainted: ...` line of every report
+/// (`dump_stack_print_info`): 6.11 added the UID, and the verbose taint line
+/// after it. Debian's kernels end the line with their package version.
 pub fn report_header(k: &Kernel) -> Vec<String> {
     let (pid, comm) =
         task::current_task().map_or((0, "swapper/0".to_owned()), |t| (t.pid, t.comm.clone()));
     let release = k.profile.release;
     let tainted = k.taint.print_tainted();
-    if k.profile.series == "6.1" {
-        vec![format!(
-            "CPU: 0 PID: {pid} Comm: {comm} {tainted} {release} #1"
-        )]
-    } else {
-        let mut v = vec![format!(
-            "CPU: 0 UID: 0 PID: {pid} Comm: {comm} {tainted} {release} #1"
+    let version = match k.profile.package_version {
+        "" => "#1".to_owned(),
+        v => format!("#1  Debian {v}"),
+    };
+    if k.profile.version() < (6, 11) {
+        return vec![format!(
+            "CPU: 0 PID: {pid} Comm: {comm} {tainted} {release} {version}"
         )];
-        if k.taint.mask() != 0 {
-            v.push(k.taint.print_tainted_verbose());
-        }
-        v
     }
+    let mut v = vec![format!(
+        "CPU: 0 UID: 0 PID: {pid} Comm: {comm} {tainted} {release} {version}"
+    )];
+    if k.taint.mask() != 0 {
+        v.push(k.taint.print_tainted_verbose());
+    }
+    v
 }
 
 /// Report a call into a symbol kload does not implement, like an Oops, and

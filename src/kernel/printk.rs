@@ -27,8 +27,16 @@ pub const LOGLEVEL_INFO: u8 = 6;
 pub const LOGLEVEL_DEBUG: u8 = 7;
 /// `default_message_loglevel` on Debian: the level of a message without one.
 pub const DEFAULT_MESSAGE_LOGLEVEL: u8 = LOGLEVEL_WARNING;
-/// Longest record text the kernel stores (`LOG_LINE_MAX` - 1).
-const LOG_LINE_MAX: usize = 1024 - 32 - 1;
+/// Longest formatted message (level prefix included, NUL excluded) a
+/// record keeps: 6.1's `LOG_LINE_MAX` is 1024 - `PREFIX_MAX` (32); later
+/// kernels keep a whole 1024-byte `PRINTKRB_RECORD_MAX`.
+pub fn log_line_max(version: (u32, u32)) -> usize {
+    if version < (6, 5) {
+        1024 - 32 - 1
+    } else {
+        1024 - 1
+    }
+}
 /// Records kept before the oldest are dropped.
 const LOG_CAPACITY: usize = 1 << 16;
 
@@ -72,12 +80,14 @@ struct LogInner {
 /// The kernel log.
 pub struct LogBuffer {
     boot: Instant,
+    line_max: usize,
     inner: Mutex<LogInner>,
 }
 
 impl LogBuffer {
-    pub fn new(boot: Instant) -> LogBuffer {
+    pub fn new(boot: Instant, line_max: usize) -> LogBuffer {
         LogBuffer {
+            line_max,
             boot,
             inner: Mutex::default(),
         }
@@ -94,7 +104,7 @@ impl LogBuffer {
     /// Store a formatted message (`vprintk_store`) from task `pid`; returns
     /// the number of text bytes stored.
     pub fn store(&self, raw: &[u8], pid: u32) -> usize {
-        let raw = &raw[..raw.len().min(LOG_LINE_MAX)];
+        let raw = &raw[..raw.len().min(self.line_max)];
         let (level, cont, body) = parse_prefix(raw);
         let (body, newline) = match body.strip_suffix(b"\n") {
             Some(b) => (b, true),
@@ -205,7 +215,6 @@ fn sys_printk(a: &mut CallArgs) -> u64 {
 
 pub(super) fn register(r: &mut Registry) {
     r.func("_printk", sys_printk);
-    r.func("printk", sys_printk);
 }
 
 #[cfg(test)]
@@ -221,7 +230,7 @@ mod tests {
 
     #[test]
     fn levels_default_and_continuation() {
-        let log = LogBuffer::new(Instant::now());
+        let log = LogBuffer::new(Instant::now(), log_line_max((6, 1)));
         log.store(b"\x016Hello world 1.\n", 1);
         log.store(b"no level\n", 1);
         log.store(b"\x016part one", 1);
@@ -240,7 +249,7 @@ mod tests {
 
     #[test]
     fn open_record_closed_by_next_message_and_multiline_dmesg() {
-        let log = LogBuffer::new(Instant::now());
+        let log = LogBuffer::new(Instant::now(), log_line_max((6, 1)));
         log.store(b"\x013open", 1);
         log.store(b"\x016a\nb\n", 1);
         let recs = log.records();

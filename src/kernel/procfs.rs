@@ -16,7 +16,11 @@ pub fn proc_modules(k: &Kernel) -> String {
         }
         let flags = m.name_with_flags();
         let flags = flags.strip_prefix(m.name.as_str()).unwrap_or("");
-        let flags = if flags.is_empty() { String::new() } else { format!(" {flags}") };
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" {flags}")
+        };
         out.push_str(&format!(
             "{} {} {} {} {} 0x{:016x}{flags}\n",
             m.name,

@@ -59,6 +59,7 @@ enum Def {
 pub struct Registry {
     defs: Vec<(&'static str, Def)>,
     data: Vec<DataDef>,
+    internal: Vec<&'static str>,
 }
 
 /// A registered data symbol; each kernel instance gets its own copy.
@@ -73,6 +74,15 @@ impl Registry {
     /// A function with the SysV convention (variadic ones included).
     pub fn func(&mut self, name: &'static str, f: StubFn) {
         self.defs.push((name, Def::Func(f)));
+    }
+
+    /// A kernel function that is not exported (static in its kernel file)
+    /// but that kernel data hands to modules by pointer, such as the
+    /// functions of `param_array_ops`. Data initialisers reach it through
+    /// `DataCtx::func`; modules can never link against it.
+    pub fn internal(&mut self, name: &'static str, f: StubFn) {
+        self.defs.push((name, Def::Func(f)));
+        self.internal.push(name);
     }
 
     /// Raw machine code with its own convention, copied into low memory.
@@ -91,6 +101,8 @@ fn register_all(r: &mut Registry) {
     super::trace::register(r);
     super::x86::register(r);
     super::panic::register(r);
+    super::params::register(r);
+    super::kstrtox::register(r);
 }
 
 /// Trap ids have this bit set; the rest indexes `StubTable::traps`.
@@ -105,6 +117,8 @@ struct StubTable {
     _code: LowRegion,
     traps: Mutex<Traps>,
     data: Vec<DataDef>,
+    /// Functions with trampolines that are not exports (`Registry::internal`).
+    internal: Vec<&'static str>,
 }
 
 #[derive(Default)]
@@ -128,6 +142,7 @@ fn build() -> Result<StubTable, MmError> {
     let mut reg = Registry::default();
     register_all(&mut reg);
     let data = std::mem::take(&mut reg.data);
+    let internal = std::mem::take(&mut reg.internal);
     let size: usize = reg
         .defs
         .iter()
@@ -172,11 +187,22 @@ fn build() -> Result<StubTable, MmError> {
         _code: code,
         traps: Mutex::default(),
         data,
+        internal,
     })
 }
 
 /// The address module code calls for an implemented stub symbol.
 pub fn lookup(name: &str) -> Result<Option<u64>, MmError> {
+    let t = table()?;
+    if t.internal.contains(&name) {
+        return Ok(None);
+    }
+    Ok(t.by_name.get(name).copied())
+}
+
+/// The address of any stub function, internal ones included (for the
+/// function pointers that data initialisers store).
+pub fn function_address(name: &str) -> Result<Option<u64>, MmError> {
     Ok(table()?.by_name.get(name).copied())
 }
 
@@ -188,7 +214,13 @@ pub fn data_defs() -> Result<&'static [DataDef], MmError> {
 /// Names of every implemented stub symbol (for `kload check` and docs).
 pub fn implemented() -> Result<Vec<&'static str>, MmError> {
     let t = table()?;
-    let mut v: Vec<_> = t.by_name.keys().copied().chain(t.data.iter().map(|d| d.name)).collect();
+    let mut v: Vec<_> = t
+        .by_name
+        .keys()
+        .copied()
+        .filter(|n| !t.internal.contains(n))
+        .chain(t.data.iter().map(|d| d.name))
+        .collect();
     v.sort_unstable();
     Ok(v)
 }
@@ -264,4 +296,31 @@ pub fn symbolize(addr: u64) -> Option<(&'static str, u64, u64)> {
     let t = table().ok()?;
     let (&start, &(name, size)) = t.by_addr.range(..=addr).next_back()?;
     (addr < start + size).then_some((name, addr - start, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::PROFILES;
+
+    /// Every symbol kload implements is something a real kernel exports:
+    /// a registration under a wrong name would never be resolved.
+    #[test]
+    fn every_implemented_symbol_is_a_real_export() {
+        for name in implemented().unwrap() {
+            assert!(
+                PROFILES.iter().any(|p| p.export(name).is_some()),
+                "{name} is exported by no kernel kload serves"
+            );
+        }
+    }
+
+    /// Every data symbol can be built for every kernel, and the function
+    /// pointers inside them point at implemented functions.
+    #[test]
+    fn data_symbols_build_for_every_profile() {
+        for p in PROFILES {
+            crate::kernel::data::KernelData::build(p).unwrap();
+        }
+    }
 }

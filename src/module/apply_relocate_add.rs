@@ -137,7 +137,7 @@ fn apply_one(
     let pos = (p.offset + r.offset) as usize;
     let place = &mut images.data[p.mem as usize][pos..pos + width as usize];
     if place.iter().any(|&b| b != 0) {
-        let verb = if kernel.profile.series == "6.1" {
+        let verb = if kernel.profile.version() < (6, 4) {
             "Skipping invalid"
         } else {
             "Invalid"

@@ -24,10 +24,12 @@ pub fn license_is_gpl_compatible(license: &str) -> bool {
 }
 
 /// Set the module's taints and print the kernel's messages, in the kernel's
-/// order: out-of-tree, staging, licence, test, then the signature notice.
+/// order: out-of-tree, staging, licence, test, the signature notice, and on
+/// 6.4+ a final "module license taints kernel." when P was newly set.
 /// Returns the module's taint mask.
 pub fn module_augment_kernel_taints(kernel: &Kernel, info: &LoadInfo, sig_ok: bool) -> u32 {
     let name = &info.name;
+    let prev_proprietary = kernel.taint.test(TAINT_PROPRIETARY_MODULE);
     let mut taints = 0u32;
     let mut taint = |flag: u32, msg: Option<String>| {
         taints |= 1 << flag;
@@ -80,6 +82,17 @@ pub fn module_augment_kernel_taints(kernel: &Kernel, info: &LoadInfo, sig_ok: bo
                 &format!("{name}: module verification failed: signature and/or required key missing - tainting kernel"),
             );
         }
+    }
+    // 6.4+ gathered these checks into module_augment_kernel_taints, which
+    // also reports a newly set P once more at its end.
+    if kernel.profile.version() >= (6, 4)
+        && !prev_proprietary
+        && kernel.taint.test(TAINT_PROPRIETARY_MODULE)
+    {
+        kernel.log.emit(
+            LOGLEVEL_WARNING,
+            &format!("{name}: module license taints kernel."),
+        );
     }
     taints
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::error::LoadError;
-use super::params::parse_args;
+use super::params::{destroy_module_params, parse_args};
 use super::state::{Module, ModuleState};
 use crate::exec::task::{self, run_task};
 use crate::kernel::panic::{report_header, TAINT_WARN};
@@ -33,12 +33,18 @@ pub fn do_init_module(
         detail: e.to_string(),
     };
     let ret = run_task(kernel, "insmod", || -> Result<i32, LoadError> {
-        let strings = parse_args(kernel, &module.name, args, params.addr, params.count)?;
+        let strings = parse_args(kernel, module, args, params.addr, params.count)?;
         *module.args_mem.lock().unwrap_or_else(|p| p.into_inner()) = strings;
         if module.init_fn == 0 {
             return Ok(0);
         }
-        do_one_initcall(kernel, module)
+        let ret = do_one_initcall(kernel, module);
+        if matches!(ret, Ok(r) if r < 0) {
+            // The failure path frees the parameters (charp copies) on
+            // this task, before the module's memory goes.
+            destroy_module_params(kernel, module);
+        }
+        ret
     })
     .map_err(|e| LoadError::NoMemory {
         module: module.name.clone(),

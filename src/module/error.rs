@@ -120,7 +120,7 @@ pub enum ElfDefect {
     ThisModuleNoBits,
     #[error(".gnu.linkonce.this_module section must occupy memory during process execution")]
     ThisModuleNotAlloc,
-    #[error(".gnu.linkonce.this_module section size {size:#x} must match the kernel's struct module size {expected:#x}")]
+    #[error(".gnu.linkonce.this_module section size must match the kernel's built struct module size at run time (section {size:#x}, struct module {expected:#x})")]
     ThisModuleSize { size: u64, expected: u64 },
     #[error("Only one .modinfo section must exist.")]
     MultipleModinfo,
@@ -209,13 +209,18 @@ pub enum LoadError {
     },
     #[error("{at}: {detail}")]
     Version { at: Location, detail: String },
+    #[error(transparent)]
+    UserProfile {
+        #[from]
+        source: crate::profile::ProfileError,
+    },
     #[error("{module}: exports duplicate symbol {symbol} (owned by {owner})")]
     DuplicateExport {
         module: String,
         symbol: String,
         owner: String,
     },
-    #[error("{module}: `{value}' invalid for parameter `{param}'")]
+    #[error("{module}: `{value}' {} parameter `{param}'", if *.errno == libc::ENOSPC { "too large for" } else { "invalid for" })]
     BadParam {
         module: String,
         param: String,
@@ -247,6 +252,7 @@ impl LoadError {
             | LoadError::EntryField { .. }
             | LoadError::Profile { .. }
             | LoadError::Version { .. }
+            | LoadError::UserProfile { .. }
             | LoadError::DuplicateExport { .. }
             | LoadError::NoProfile { .. } => libc::ENOEXEC,
             LoadError::BadParam { errno, .. } => *errno,

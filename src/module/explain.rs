@@ -11,7 +11,7 @@ use super::load_info::{LoadInfo, Symbol};
 use super::setup_load_info::{setup_load_info, MODULE_NAME_OFFSET};
 use super::this_module::{find_entry_fields, EntryField};
 use crate::elf::defs::*;
-use crate::profile::{for_vermagic, KernelProfile, Match};
+use crate::profile::{KernelProfile, Match};
 
 /// The explanation, ready to print.
 pub struct Explanation {
@@ -29,7 +29,7 @@ pub fn explain(image: ModuleImage, disasm: bool) -> Result<Explanation, LoadErro
     let sections = elf_validity_check(&image.file, &image)?;
     let info = setup_load_info(image, sections)?;
     let vermagic = info.modinfo.get("vermagic").unwrap_or("");
-    let profile = for_vermagic(vermagic);
+    let profile = crate::profile::find_profile(vermagic)?;
     let mut t = String::new();
     header(&mut t, &info, profile);
     this_module(&mut t, &info);
@@ -51,15 +51,15 @@ fn header(t: &mut String, info: &LoadInfo, profile: Option<(&KernelProfile, Matc
         Some((p, Match::Exact)) => {
             let _ = writeln!(
                 t,
-                "  profile     Debian {} ({}), exact match",
-                p.series, p.release
+                "  profile     {}, exact match",
+                crate::describe_profile(p)
             );
         }
         Some((p, Match::SameSeries)) => {
             let _ = writeln!(
                 t,
-                "  profile     Debian {} ({}), same series",
-                p.series, p.release
+                "  profile     {}, same series",
+                crate::describe_profile(p)
             );
         }
         None => {

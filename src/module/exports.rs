@@ -55,11 +55,11 @@ pub fn find_exports(info: &LoadInfo, sec_addr: &[Option<u64>]) -> Result<Exports
             let field = |off: u64| -> Option<u64> {
                 let b = mm::read_bytes(entry + off, 4)?;
                 let rel = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                Some(
-                    (rel != 0)
-                        .then(|| (entry + off).wrapping_add(rel as i64 as u64))
-                        .unwrap_or(0),
-                )
+                Some(if rel == 0 {
+                    0
+                } else {
+                    (entry + off).wrapping_add(rel as i64 as u64)
+                })
             };
             let (addr, name_at, ns_at) = (field(0), field(4), field(8));
             let (Some(addr), Some(name_at), Some(ns_at)) = (addr, name_at, ns_at) else {

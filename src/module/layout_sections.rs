@@ -185,7 +185,11 @@ pub fn layout_sections(info: &LoadInfo, grouped: bool) -> Result<Layout, LoadErr
         }
     }
     let percpu = info.index.pcpu.filter(|&i| info.sections[i].size > 0);
-    let mut layout = Layout { placement, size, percpu };
+    let mut layout = Layout {
+        placement,
+        size,
+        percpu,
+    };
     layout_symtab(info, &mut layout, &flags, grouped);
     Ok(layout)
 }
@@ -210,8 +214,13 @@ fn layout_symtab(info: &LoadInfo, layout: &mut Layout, flags: &[u64], grouped: b
         }
         flags[shndx] & SHF_ALLOC != 0 && !layout.placement[shndx].is_some_and(|p| p.mem.is_init())
     };
-    let core: Vec<&super::load_info::Symbol> =
-        info.symbols.iter().enumerate().filter(|(i, s)| *i == 0 || is_core_symbol(s)).map(|(_, s)| s).collect();
+    let core: Vec<&super::load_info::Symbol> = info
+        .symbols
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| *i == 0 || is_core_symbol(s))
+        .map(|(_, s)| s)
+        .collect();
     let ncore = core.len() as u64;
     let core_strtab: u64 = core.iter().map(|s| s.name.len() as u64 + 1).sum();
     let nsrc = info.symbols.len() as u64;
@@ -230,7 +239,7 @@ fn layout_symtab(info: &LoadInfo, layout: &mut Layout, flags: &[u64], grouped: b
 /// Does this kernel pack module memory into one core and one init
 /// allocation (before 6.4's `mod_mem_type` regions)?
 pub fn groups_module_memory(profile: &crate::profile::KernelProfile) -> bool {
-    profile.series == "6.1"
+    profile.version() < (6, 4)
 }
 
 /// How regions group into allocations: `grouped` (6.1 and older) packs

@@ -46,10 +46,16 @@ pub fn load_module(
     let sections = elf_validity_check(&image.file, &image)?;
     let info = setup_load_info(image, sections)?;
     let mut taints = 0u32;
+    let early_size_check = kernel.profile.version() >= (6, 4);
+    if early_size_check {
+        check_this_module_size(kernel, &info)?;
+    }
     let versions = Versions::read(&info, opts.ignore_modversions)?;
     check_modstruct_version(kernel, &info, &versions, &mut taints)?;
     check_vermagic(kernel, &info, &versions, opts.ignore_vermagic, &mut taints)?;
-    check_this_module_size(&info, kernel.profile)?;
+    if !early_size_check {
+        check_this_module_size(kernel, &info)?;
+    }
     let fields = find_entry_fields(&info, kernel.profile)?;
     let unformed = add_unformed_module(kernel, &info.name)?;
     taints |= module_augment_kernel_taints(kernel, &info, false);
@@ -308,21 +314,28 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
         kernel.lockdep_off();
     }
     module.set_state(ModuleState::Going);
-    if module.exit_fn != 0 {
-        let exit = module.exit_fn;
-        let outcome =
-            run_task(kernel, "rmmod", || task::call_module(exit, [0; 6])).map_err(|e| {
-                RemoveError::ExitKilled {
-                    module: name.to_owned(),
-                    reason: e.to_string(),
-                }
-            })?;
-        if let Err(reason) = outcome {
-            return Err(RemoveError::ExitKilled {
-                module: name.to_owned(),
-                reason,
-            });
+    // exit, then `destroy_params` (charp copies), on the rmmod task.
+    let exit = module.exit_fn;
+    let outcome = run_task(kernel, "rmmod", || {
+        let ret = if exit != 0 {
+            task::call_module(exit, [0; 6]).map(|_| ())
+        } else {
+            Ok(())
+        };
+        if ret.is_ok() {
+            super::params::destroy_module_params(kernel, &module);
         }
+        ret
+    })
+    .map_err(|e| RemoveError::ExitKilled {
+        module: name.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if let Err(reason) = outcome {
+        return Err(RemoveError::ExitKilled {
+            module: name.to_owned(),
+            reason,
+        });
     }
     kernel.set_last_unloaded(&module);
     super::do_init_module::unlink_and_free(kernel, &module);

@@ -8,7 +8,11 @@ use super::state::{Allocation, ModuleMemory};
 use crate::mm::{LowRegion, Prot};
 
 /// Allocate the regions of `layout` (grouped as 6.1 does, or one by one), zeroed and RW.
-pub fn move_module(module: &str, grouped: bool, layout: &Layout) -> Result<ModuleMemory, LoadError> {
+pub fn move_module(
+    module: &str,
+    grouped: bool,
+    layout: &Layout,
+) -> Result<ModuleMemory, LoadError> {
     let mut mem = ModuleMemory::default();
     for group in allocation_groups(grouped) {
         let mut parts = Vec::new();

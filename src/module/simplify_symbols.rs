@@ -120,18 +120,23 @@ fn nomem(module: &str, e: crate::mm::MmError) -> LoadError {
 
 /// Where `find_symbol` found a name.
 enum Found {
-    Kernel(u64),
+    Kernel(u64, crate::profile::ExportInfo),
     Module(Arc<Module>, ModExport),
 }
 
 /// `find_symbol`: the stub kernel's exports, then every formed module's.
 /// GPL-only exports are invisible to modules without a GPL-compatible licence.
+/// A kernel symbol resolves only if this kernel exports it (its
+/// Module.symvers, in the profile) and kload implements it; per-CPU
+/// variables are exports too.
 fn find_symbol(kernel: &Kernel, name: &str, gplok: bool) -> Result<Option<Found>, LoadError> {
-    if let Some(addr) = kernel
-        .resolve_kernel_symbol(name)
-        .map_err(|e| nomem(name, e))?
-    {
-        return Ok(Some(Found::Kernel(addr)));
+    if let Some(export) = kernel.profile.export(name).filter(|e| gplok || !e.gpl) {
+        if let Some(addr) = kernel
+            .resolve_kernel_symbol(name)
+            .map_err(|e| nomem(name, e))?
+        {
+            return Ok(Some(Found::Kernel(addr, export)));
+        }
     }
     for m in kernel.module_list() {
         if m.state() == ModuleState::Unformed {
@@ -160,7 +165,7 @@ fn resolve_symbol(
         return Ok(Err(-libc::ENOENT));
     };
     let (addr, crc, namespace, owner) = match found {
-        Found::Kernel(addr) => (addr, None, String::new(), None),
+        Found::Kernel(addr, e) => (addr, Some(e.crc), e.namespace.to_owned(), None),
         Found::Module(m, e) => (e.addr, e.crc, e.namespace, Some(m)),
     };
     if !check_version(kernel, &info.name, cx.versions, name, crc, taints) {

@@ -11,6 +11,7 @@
 use super::error::{ElfDefect, LoadError};
 use super::load_info::LoadInfo;
 use crate::elf::defs::*;
+use crate::kernel::Kernel;
 use crate::profile::KernelProfile;
 
 /// One entry point as found in `__this_module`.
@@ -33,8 +34,13 @@ pub struct EntryFields {
 
 /// `.gnu.linkonce.this_module` must be exactly the kernel's `struct module`
 /// (6.12 checks this itself; 6.1 catches it through the module_layout CRC).
-pub fn check_this_module_size(info: &LoadInfo, profile: &KernelProfile) -> Result<(), LoadError> {
-    let expected = profile
+///
+/// 6.4+ checks this while validating the ELF and says so in the log; on
+/// older kernels kload checks it after the module_layout CRC (which is how
+/// those kernels catch it) and reports only its own error.
+pub fn check_this_module_size(kernel: &Kernel, info: &LoadInfo) -> Result<(), LoadError> {
+    let expected = kernel
+        .profile
         .field("sizeof(struct module)")
         .map_err(|source| LoadError::Profile {
             module: info.name.clone(),
@@ -42,6 +48,15 @@ pub fn check_this_module_size(info: &LoadInfo, profile: &KernelProfile) -> Resul
         })?;
     let size = info.sections[info.index.mod_].size;
     if size != expected {
+        if kernel.profile.version() >= (6, 4) {
+            kernel.log.emit(
+                crate::kernel::printk::LOGLEVEL_ERR,
+                &format!(
+                    "module {}: .gnu.linkonce.this_module section size must match the kernel's built struct module size at run time",
+                    info.name
+                ),
+            );
+        }
         return Err(LoadError::Elf {
             at: info.location(info.index.mod_, None),
             defect: ElfDefect::ThisModuleSize { size, expected },

@@ -1,6 +1,13 @@
-//! Per-kernel profiles: release, vermagic and the struct layouts the stub
-//! kernel needs, measured from each kernel's headers by the kbuild probe in
-//! tools/profile-probe/ (the files under generated/ are never edited by hand).
+//! Per-kernel profiles: release, vermagic, package version, the struct
+//! layouts the stub kernel needs and vmlinux's exported symbols, measured
+//! from each kernel's headers by the kbuild probe in tools/profile-probe/
+//! (the files under generated/ are never edited by hand).
+//!
+//! Two Debian profiles are compiled in ([`DEBIAN_6_1`], [`DEBIAN_6_12`]).
+//! `kload profile --headers DIR` ([`measure`]) measures any other kernel
+//! build tree the same way at run time and writes a *user profile* file
+//! ([`ProfileData`] documents the format); [`find_profile`] considers those
+//! too, [`for_vermagic`] only the built-ins.
 //!
 //! A module picks its profile by vermagic. Debian bumps the ABI number of a
 //! series (6.1.0-56 → 6.1.0-57) while the layouts stay put, so a newer or
@@ -11,19 +18,52 @@
 mod generated {
     pub mod debian_6_1;
     pub mod debian_6_12;
+    pub mod symvers_6_1;
+    pub mod symvers_6_12;
 }
+mod file;
+mod probe;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use thiserror::Error;
+
+pub use file::{Export, ProfileData, FORMAT_VERSION};
+pub use probe::{measure, ProbeOptions};
+
+/// One vmlinux export: (name, CRC, `EXPORT_SYMBOL_GPL`?, namespace or "").
+pub type ExportEntry = (&'static str, u32, bool, &'static str);
 
 /// One kernel's measured facts.
 #[derive(Debug)]
 pub struct KernelProfile {
-    /// "6.1" or "6.12".
+    /// "major.minor": "6.1" or "6.12".
     pub series: &'static str,
     pub release: &'static str,
     pub vermagic: &'static str,
+    /// Version of the Debian package the headers came from
+    /// (`dpkg-query -W linux-headers-<release>`), e.g. "6.1.192-2";
+    /// "" when unknown (a user profile of a tree no package owns).
+    pub package_version: &'static str,
     pub module_layout_crc: u32,
+    version: (u32, u32),
     fields: &'static [(&'static str, u64)],
+    exports: &'static [ExportEntry],
+    origin: Option<&'static Path>,
+}
+
+/// How vmlinux exports a symbol (a Module.symvers line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportInfo {
+    /// The modversions CRC modules record in `__versions`.
+    pub crc: u32,
+    /// `EXPORT_SYMBOL_GPL` (else `EXPORT_SYMBOL`).
+    pub gpl: bool,
+    /// The symbol namespace exactly as Module.symvers writes it ("" when
+    /// none; never quoted on 6.1 and 6.12; "module:NAME" for
+    /// `EXPORT_SYMBOL_GPL_FOR_MODULES`).
+    pub namespace: &'static str,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -31,6 +71,26 @@ pub struct KernelProfile {
 pub struct MissingField {
     pub release: &'static str,
     pub key: String,
+}
+
+/// A user profile that cannot be read, or a probe run that failed.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum ProfileError {
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    /// A bad line in a profile file.
+    #[error("{}:{line}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A profile file whose lines parse but whose content is inconsistent.
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+    /// `measure` could not build or read the probe against a tree.
+    #[error("{}: {message}", headers.display())]
+    Probe { headers: PathBuf, message: String },
 }
 
 impl KernelProfile {
@@ -57,22 +117,106 @@ impl KernelProfile {
     pub fn has_pcpu_hot(&self) -> bool {
         self.get("sizeof(struct pcpu_hot)").is_some()
     }
+
+    /// How vmlinux exports `name`, if it does (modules' exports are not listed).
+    pub fn export(&self, name: &str) -> Option<ExportInfo> {
+        self.exports
+            .binary_search_by(|e| e.0.cmp(name))
+            .ok()
+            .map(|i| {
+                let (_, crc, gpl, namespace) = self.exports[i];
+                ExportInfo {
+                    crc,
+                    gpl,
+                    namespace,
+                }
+            })
+    }
+
+    /// Every vmlinux export, sorted by name (byte order).
+    pub fn exports(&self) -> &'static [ExportEntry] {
+        self.exports
+    }
+
+    /// (major, minor) of the release: (6, 1), (6, 12).
+    pub fn version(&self) -> (u32, u32) {
+        self.version
+    }
+
+    /// The file a user profile was loaded from; `None` for a built-in one.
+    pub fn origin(&self) -> Option<&'static Path> {
+        self.origin
+    }
+}
+
+/// "6.1.0-56-amd64" → (6, 1); "6.12.117+deb12-amd64" → (6, 12): the two
+/// leading dot-separated numbers (anything may follow the second).
+pub const fn parse_version(release: &str) -> Option<(u32, u32)> {
+    let b = release.as_bytes();
+    let (major, i) = match leading_number(b, 0) {
+        Some(v) => v,
+        None => return None,
+    };
+    if i >= b.len() || b[i] != b'.' {
+        return None;
+    }
+    match leading_number(b, i + 1) {
+        Some((minor, _)) => Some((major, minor)),
+        None => None,
+    }
+}
+
+/// The decimal number starting at `b[i]` and the index after it.
+const fn leading_number(b: &[u8], mut i: usize) -> Option<(u32, usize)> {
+    let start = i;
+    let mut n: u32 = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        n = match n.checked_mul(10) {
+            Some(m) => match m.checked_add((b[i] - b'0') as u32) {
+                Some(v) => v,
+                None => return None,
+            },
+            None => return None,
+        };
+        i += 1;
+    }
+    if i == start {
+        None
+    } else {
+        Some((n, i))
+    }
+}
+
+/// `parse_version` for the built-in profiles: a bad release fails the build.
+const fn version_of(release: &str) -> (u32, u32) {
+    match parse_version(release) {
+        Some(v) => v,
+        None => panic!("built-in profile release has no major.minor"),
+    }
 }
 
 pub static DEBIAN_6_1: KernelProfile = KernelProfile {
     series: "6.1",
     release: generated::debian_6_1::RELEASE,
     vermagic: generated::debian_6_1::VERMAGIC,
+    package_version: generated::debian_6_1::PACKAGE_VERSION,
     module_layout_crc: generated::debian_6_1::MODULE_LAYOUT_CRC,
+    version: version_of(generated::debian_6_1::RELEASE),
     fields: generated::debian_6_1::FIELDS,
+    exports: generated::symvers_6_1::EXPORTS,
+    origin: None,
 };
 
 pub static DEBIAN_6_12: KernelProfile = KernelProfile {
     series: "6.12",
     release: generated::debian_6_12::RELEASE,
     vermagic: generated::debian_6_12::VERMAGIC,
+    package_version: generated::debian_6_12::PACKAGE_VERSION,
     module_layout_crc: generated::debian_6_12::MODULE_LAYOUT_CRC,
+    version: version_of(generated::debian_6_12::RELEASE),
     fields: generated::debian_6_12::FIELDS,
+    exports: generated::symvers_6_12::EXPORTS,
+    origin: None,
 };
 
 /// Every profile kload ships.
@@ -87,36 +231,145 @@ pub enum Match {
     SameSeries,
 }
 
-/// Choose the profile serving a module's vermagic, if any.
+/// Choose the built-in profile serving a module's vermagic, if any. Pure:
+/// no files or environment are consulted (see [`find_profile`] for that).
 pub fn for_vermagic(vermagic: &str) -> Option<(&'static KernelProfile, Match)> {
-    let (release, flags) = vermagic.split_once(' ').unwrap_or((vermagic, ""));
-    PROFILES.iter().copied().find_map(|p| {
-        let (p_release, p_flags) = p.vermagic.split_once(' ').unwrap_or((p.vermagic, ""));
-        if flags != p_flags {
-            return None;
-        }
-        if release == p_release {
-            Some((p, Match::Exact))
-        } else if series_of(release) == Some(p.series)
-            && flavour_of(release) == flavour_of(p_release)
-        {
-            Some((p, Match::SameSeries))
-        } else {
-            None
-        }
-    })
+    select(vermagic, &PROFILES)
 }
 
-/// "6.1.0-56-amd64" → "6.1"; "6.12.117+deb12-amd64" → "6.12".
-fn series_of(release: &str) -> Option<&str> {
-    let mut dots = release.match_indices('.');
-    let (second, _) = dots.nth(1)?;
-    Some(&release[..second])
+/// Choose the profile serving a module's vermagic among the built-in and
+/// the user profiles ([`user_profiles`]): an exact release match first
+/// (built-ins before user profiles), then another release of the same
+/// major.minor and flavour. `Err` when a user profile file is malformed.
+pub fn find_profile(
+    vermagic: &str,
+) -> Result<Option<(&'static KernelProfile, Match)>, ProfileError> {
+    let user = user_profiles()?;
+    let all: Vec<&'static KernelProfile> = PROFILES
+        .iter()
+        .copied()
+        .chain(user.iter().copied())
+        .collect();
+    Ok(select(vermagic, &all))
+}
+
+/// Pick from `candidates` (in preference order) for `vermagic`.
+pub fn select(
+    vermagic: &str,
+    candidates: &[&'static KernelProfile],
+) -> Option<(&'static KernelProfile, Match)> {
+    let (release, flags) = vermagic.split_once(' ').unwrap_or((vermagic, ""));
+    let mut compatible = candidates.iter().copied().filter(|p| {
+        let (_, p_flags) = p.vermagic.split_once(' ').unwrap_or((p.vermagic, ""));
+        flags == p_flags
+    });
+    if let Some(p) = compatible.clone().find(|p| p.release == release) {
+        return Some((p, Match::Exact));
+    }
+    let version = parse_version(release)?;
+    compatible
+        .find(|p| p.version == version && flavour_of(release) == flavour_of(p.release))
+        .map(|p| (p, Match::SameSeries))
 }
 
 /// The Debian flavour: the text after the last '-' ("amd64", "cloud-amd64" → "amd64").
 fn flavour_of(release: &str) -> &str {
     release.rsplit_once('-').map_or("", |(_, f)| f)
+}
+
+/// The environment variable naming extra user-profile directories
+/// (colon-separated), searched before [`default_profile_dir`].
+pub const PROFILE_PATH_VAR: &str = "KLOAD_PROFILE_PATH";
+
+/// Where `kload profile` writes by default and [`find_profile`] looks last:
+/// `$XDG_DATA_HOME/kload/profiles` (an absolute `XDG_DATA_HOME` only, as the
+/// XDG spec says), else `$HOME/.local/share/kload/profiles`.
+pub fn default_profile_dir() -> Option<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(data.join("kload/profiles"))
+}
+
+/// The user-profile directories in search order: each non-empty entry of
+/// `$KLOAD_PROFILE_PATH`, then [`default_profile_dir`]; repeats dropped.
+pub fn profile_search_path() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let listed = std::env::var_os(PROFILE_PATH_VAR).unwrap_or_default();
+    for dir in std::env::split_paths(&listed).chain(default_profile_dir()) {
+        if !dir.as_os_str().is_empty() && !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+/// The user profiles in [`profile_search_path`], loaded on the first call
+/// and kept for the life of the process (a failure is kept too).
+pub fn user_profiles() -> Result<&'static [&'static KernelProfile], ProfileError> {
+    static USER: OnceLock<Result<Vec<&'static KernelProfile>, ProfileError>> = OnceLock::new();
+    match USER.get_or_init(|| load_profile_dirs(&profile_search_path())) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// Load every `*.profile` file in `dirs` (each directory's files in name
+/// order). A missing directory is skipped; of two files with the same
+/// release the first found wins. Each call leaks what it loads.
+pub fn load_profile_dirs(dirs: &[PathBuf]) -> Result<Vec<&'static KernelProfile>, ProfileError> {
+    let mut found: Vec<ProfileData> = Vec::new();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for dir in dirs {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_error(dir, &e)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| io_error(dir, &e))?.path();
+            if path.extension().is_some_and(|x| x == "profile") && path.is_file() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        for path in files {
+            let data = ProfileData::read(&path)?;
+            if let Some(i) = found.iter().position(|d| d.release == data.release) {
+                log::debug!(
+                    "profile {} shadowed by {}",
+                    path.display(),
+                    paths[i].display()
+                );
+                continue;
+            }
+            found.push(data);
+            paths.push(path);
+        }
+    }
+    Ok(found
+        .into_iter()
+        .zip(paths)
+        .map(|(d, p)| d.leak(Some(p)))
+        .collect())
+}
+
+/// Load one profile file (leaked for the life of the process).
+pub fn load_profile_file(path: &Path) -> Result<&'static KernelProfile, ProfileError> {
+    Ok(ProfileData::read(path)?.leak(Some(path.to_owned())))
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> ProfileError {
+    ProfileError::Io {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -131,12 +384,79 @@ mod tests {
                 "{} fields unsorted",
                 p.release
             );
+            assert!(
+                p.exports.windows(2).all(|w| w[0].0 < w[1].0),
+                "{} exports unsorted",
+                p.release
+            );
             assert_eq!(p.field("module.init").unwrap(), 0x138);
             assert!(p.vermagic.starts_with(p.release));
+            assert_eq!(p.origin(), None);
+            let mut data = ProfileData::from_profile(p);
+            data.normalize().unwrap();
         }
         assert_eq!(DEBIAN_6_1.field("module.exit").unwrap(), 0x350);
         assert_eq!(DEBIAN_6_12.field("module.exit").unwrap(), 0x4b0);
         assert!(DEBIAN_6_12.has_pcpu_hot() && !DEBIAN_6_1.has_pcpu_hot());
+    }
+
+    #[test]
+    fn versions_and_package_versions() {
+        assert_eq!(DEBIAN_6_1.version(), (6, 1));
+        assert_eq!(DEBIAN_6_12.version(), (6, 12));
+        assert!(DEBIAN_6_12.version() > DEBIAN_6_1.version());
+        for p in PROFILES {
+            let (major, minor) = p.version();
+            assert_eq!(p.series, format!("{major}.{minor}"));
+        }
+        assert_eq!(DEBIAN_6_1.package_version, "6.1.192-2");
+        assert_eq!(DEBIAN_6_12.package_version, "6.12.117-1~deb12u1");
+        assert_eq!(parse_version("6.10.0-rc1-amd64"), Some((6, 10)));
+        assert_eq!(parse_version("5.4"), Some((5, 4)));
+        for bad in ["", "6", "6.", ".1", "x6.1", "6-1", "99999999999.1"] {
+            assert_eq!(parse_version(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn exports_by_name() {
+        for p in PROFILES {
+            let printk = p.export("_printk").unwrap();
+            assert!(!printk.gpl && printk.namespace.is_empty());
+            assert!(p.export("__pci_register_driver").is_some_and(|e| !e.gpl));
+            assert_eq!(
+                p.export("module_layout").map(|e| e.crc),
+                Some(p.module_layout_crc)
+            );
+            assert!(p.export("kthread_create_on_node").is_some());
+            assert!(p.export("platform_device_register").unwrap().gpl);
+            assert!(p.export("devm_kmalloc").unwrap().gpl);
+            let cxl = p.export("insert_resource_expand_to_fit").unwrap();
+            assert_eq!((cxl.gpl, cxl.namespace), (true, "CXL"));
+            assert_eq!(p.export("dma_buf_get").unwrap().namespace, "DMA_BUF");
+            assert!(p.export("kload_no_such_symbol").is_none());
+            assert!(p.export("").is_none());
+        }
+        assert_eq!(
+            DEBIAN_6_1.export("_printk"),
+            Some(ExportInfo {
+                crc: 0x92997ed8,
+                gpl: false,
+                namespace: ""
+            })
+        );
+        assert_eq!(DEBIAN_6_12.export("_printk").unwrap().crc, 0x122c3a7e);
+        assert_eq!(DEBIAN_6_1.exports().len(), 10503);
+        assert_eq!(DEBIAN_6_12.exports().len(), 11245);
+        // 6.12's Module.symvers writes namespaces unquoted, like 6.1's.
+        assert_eq!(
+            DEBIAN_6_12
+                .export("anon_inode_make_secure_inode")
+                .unwrap()
+                .namespace,
+            "module:kvm"
+        );
+        assert!(DEBIAN_6_12.exports().iter().all(|e| !e.3.contains('"')));
     }
 
     #[test]
@@ -150,5 +470,122 @@ mod tests {
         assert_eq!(p.series, "6.12");
         assert!(for_vermagic("6.1.0-56-amd64 SMP mod_unload ").is_none());
         assert!(for_vermagic("5.10.0-1-amd64 SMP preempt mod_unload modversions ").is_none());
+        assert!(for_vermagic("6.1.0-56-rt-amd64x SMP preempt mod_unload modversions ").is_none());
+        assert!(for_vermagic("").is_none());
+    }
+
+    /// A user profile of another 6.1 ABI release beats the built-in 6.1 for
+    /// its exact release only; a user profile of a new series serves it.
+    #[test]
+    fn user_profiles_join_the_selection() {
+        let user_profile = |release: &str| {
+            let mut d = ProfileData::from_profile(&DEBIAN_6_1);
+            d.vermagic = d.vermagic.replacen(&d.release, release, 1);
+            d.release = release.to_owned();
+            d.normalize().unwrap();
+            d.leak(Some(PathBuf::from(format!("/p/{release}.profile"))))
+        };
+        let (u57, u68) = (
+            user_profile("6.1.0-57-amd64"),
+            user_profile("6.8.0-1-amd64"),
+        );
+        let all = [&DEBIAN_6_1, &DEBIAN_6_12, u57, u68];
+        let flags = " SMP preempt mod_unload modversions ";
+        let pick = |r: &str| {
+            let (p, m) = select(&format!("{r}{flags}"), &all).unwrap();
+            (p.release, m)
+        };
+        assert_eq!(pick("6.1.0-57-amd64"), ("6.1.0-57-amd64", Match::Exact));
+        assert_eq!(pick("6.1.0-56-amd64"), ("6.1.0-56-amd64", Match::Exact));
+        assert_eq!(
+            pick("6.1.0-58-amd64"),
+            ("6.1.0-56-amd64", Match::SameSeries)
+        );
+        assert_eq!(pick("6.8.0-1-amd64"), ("6.8.0-1-amd64", Match::Exact));
+        assert_eq!(pick("6.8.0-4-amd64"), ("6.8.0-1-amd64", Match::SameSeries));
+        assert!(select(&format!("6.9.0-1-amd64{flags}"), &all).is_none());
+        assert_eq!(u68.series, "6.8");
+        assert_eq!(u68.version(), (6, 8));
+        assert_eq!(u68.origin(), Some(Path::new("/p/6.8.0-1-amd64.profile")));
+    }
+
+    #[test]
+    fn profile_dirs_are_searched_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let mut d = ProfileData::from_profile(&DEBIAN_6_12);
+        d.vermagic = d.vermagic.replacen(&d.release, "6.12.1+x-amd64", 1);
+        d.release = "6.12.1+x-amd64".into();
+        d.package_version = "first".into();
+        d.write(&a.join("one.profile"), &[]).unwrap();
+        d.package_version = "second".into();
+        d.write(&b.join("two.profile"), &[]).unwrap();
+        std::fs::write(b.join("ignored.txt"), "not a profile").unwrap();
+        let dirs = [tmp.path().join("missing"), a.clone(), b.clone()];
+        let found = load_profile_dirs(&dirs).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].package_version, "first");
+        assert_eq!(found[0].origin(), Some(a.join("one.profile").as_path()));
+        assert_eq!(found[0].export("_printk"), DEBIAN_6_12.export("_printk"));
+
+        std::fs::write(
+            b.join("bad.profile"),
+            "kload-profile 1\nrelease 6.1\nbogus 1\n",
+        )
+        .unwrap();
+        let err = load_profile_dirs(&dirs).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:3: unknown keyword \"bogus\"",
+                b.join("bad.profile").display()
+            )
+        );
+    }
+
+    /// The run-time probe (the Rust port of gen.sh/extract.py/symvers.py)
+    /// measures exactly the built-in profiles from the same headers trees,
+    /// and the profile file it writes reads back to the same profile.
+    #[test]
+    fn measured_user_profiles_equal_the_built_ins() {
+        std::thread::scope(|s| {
+            for (builtin, tree) in [
+                (&DEBIAN_6_1, "/usr/src/linux-headers-6.1.0-56-amd64"),
+                (&DEBIAN_6_12, "/usr/src/linux-headers-6.12.117+deb12-amd64"),
+            ] {
+                s.spawn(move || {
+                    let measured = measure(Path::new(tree), &ProbeOptions::default())
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    let tmp = tempfile::tempdir().unwrap();
+                    let path = tmp.path().join(format!("{}.profile", measured.release));
+                    measured.write(&path, &[format!("from {tree}")]).unwrap();
+                    let loaded = load_profile_file(&path).unwrap();
+                    assert_same_profile(loaded, builtin);
+                    assert_eq!(loaded.origin(), Some(path.as_path()));
+                });
+            }
+        });
+    }
+
+    fn assert_same_profile(got: &KernelProfile, want: &KernelProfile) {
+        assert_eq!(got.release, want.release);
+        assert_eq!(got.series, want.series);
+        assert_eq!(got.vermagic, want.vermagic);
+        assert_eq!(got.package_version, want.package_version);
+        assert_eq!(got.module_layout_crc, want.module_layout_crc);
+        assert_eq!(got.version(), want.version());
+        assert_eq!(got.has_pcpu_hot(), want.has_pcpu_hot());
+        assert_eq!(got.fields(), want.fields());
+        assert_eq!(
+            got.exports().len(),
+            want.exports().len(),
+            "{}",
+            want.release
+        );
+        for (g, w) in got.exports().iter().zip(want.exports()) {
+            assert_eq!(g, w, "{}", want.release);
+        }
     }
 }

@@ -1,0 +1,426 @@
+//! The oracle's replayer (issue 4): every recorded scenario is run through
+//! kload, one CLI process per command, as a user would type it, against a
+//! fresh session kernel; each command's result is compared with what the
+//! real kernel printed for it:
+//! - the exit status class (success or failure) agrees;
+//! - the kernel lines agree, apart from the machine-dependent parts of
+//!   reports (`machine_independent`) and busybox's init_module retry;
+//! - lsmod agrees on names, use counts and users;
+//! - file reads agree byte for byte, addresses aside.
+//!
+//! Commands the replayer cannot express (shell loops, `ls`) are counted as
+//! not replayable. The scorecard prints matched/total per kernel; every
+//! mismatch must be listed in `KNOWN_DIFFERENCES` and in docs/fidelity.md.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+/// (series, scenario, command) triples whose mismatch is known and
+/// explained in docs/fidelity.md.
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
+    // The recorder's race: the real kernel's line for the previous command
+    // (a 1025-character charp, not replayable) reached the log after that
+    // command's capture, so the transcript charges it to this one.
+    ("6.1", "param-types", "insmod param-types.ko even=3"),
+    ("6.12", "param-types", "insmod param-types.ko even=3"),
+    // busybox insmod ends every argument with a space (`'b=2 c '`); kmod
+    // and kload join them with single spaces.
+    ("6.1", "param-types", "insmod param-types.ko i=1 -- b=2 c"),
+    ("6.12", "param-types", "insmod param-types.ko i=1 -- b=2 c"),
+    // The parameters this exit prints were set by shell loops earlier in the
+    // scenario, which the replayer cannot express.
+    ("6.1", "param-types", "rmmod param_types"),
+    ("6.12", "param-types", "rmmod param_types"),
+    // PCI is not emulated: the real kernel registers the driver; kload
+    // refuses the module with "Unknown symbol __pci_register_driver".
+    ("6.1", "needs-pci", "insmod needs-pci.ko"),
+    ("6.12", "needs-pci", "insmod needs-pci.ko"),
+    ("6.1", "needs-pci", "rmmod needs_pci"),
+    ("6.12", "needs-pci", "rmmod needs_pci"),
+];
+
+/// A scenario replayed in its own session.
+struct Session {
+    dir: tempfile::TempDir,
+    modules: PathBuf,
+    series: String,
+}
+
+impl Session {
+    fn new(series: &str) -> Session {
+        Session {
+            dir: tempfile::tempdir().unwrap(),
+            modules: root().join("sample-modules").join(series),
+            series: series.to_owned(),
+        }
+    }
+
+    fn kload(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_kload"))
+            .args(args)
+            .env("KLOAD_RUNTIME_DIR", self.dir.path())
+            .env("KLOAD_KERNEL", &self.series)
+            .current_dir(&self.modules)
+            .output()
+            .expect("run kload")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.kload(&["shutdown"]);
+    }
+}
+
+/// How one recorded command is replayed.
+enum Replay {
+    Insmod(Vec<String>),
+    Rmmod(Vec<String>),
+    Lsmod,
+    Cat(Vec<String>),
+    Write(String, String),
+    NotReplayable,
+}
+
+/// The oracle's initramfs holds the series' modules in /modules (the
+/// scenario's working directory) and the other series' in /modules/other.
+fn module_path(w: &str, modules: &Path) -> String {
+    let rel = w.strip_prefix("/modules/").unwrap_or(w);
+    match rel.strip_prefix("other/") {
+        Some(f) => {
+            let series = modules.file_name().and_then(|s| s.to_str()).unwrap_or("");
+            let other = if series == "6.1" { "6.12" } else { "6.1" };
+            modules.with_file_name(other).join(f).display().to_string()
+        }
+        None => modules.join(rel).display().to_string(),
+    }
+}
+
+fn parse(command: &str, modules: &Path) -> Replay {
+    let Some(words) = shell_words(command) else {
+        return Replay::NotReplayable;
+    };
+    match words.first().map(String::as_str) {
+        Some("insmod") if words.len() > 1 => {
+            // busybox passes every argument to the kernel, `--` included;
+            // kmod's getopt would eat the first `--`, so replay after one.
+            let mut args = vec!["--".to_owned(), module_path(&words[1], modules)];
+            args.extend(words[2..].iter().cloned());
+            Replay::Insmod(args)
+        }
+        Some("rmmod") => Replay::Rmmod(words[1..].to_vec()),
+        Some("lsmod") if words.len() == 1 => Replay::Lsmod,
+        Some("cat") if words.len() > 1 => Replay::Cat(words[1..].to_vec()),
+        // `echo WORDS > FILE`: `kload write` adds echo's newline itself.
+        Some("echo") if words.len() >= 3 && words[words.len() - 2] == ">" => {
+            let data = words[1..words.len() - 2].join(" ");
+            Replay::Write(words[words.len() - 1].clone(), data)
+        }
+        _ => Replay::NotReplayable,
+    }
+}
+
+/// Split like sh for the simple commands scenarios use: single quotes
+/// keep everything, double quotes group; `None` for anything that needs a
+/// real shell (substitutions, pipes, lists).
+fn shell_words(s: &str) -> Option<Vec<String>> {
+    if s.contains("$(") || s.contains('`') || s.contains(['|', ';', '&']) {
+        return None;
+    }
+    let (mut out, mut cur, mut any) = (Vec::new(), String::new(), false);
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                any = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    cur.push(q);
+                }
+            }
+            '"' => {
+                any = true;
+                for q in chars.by_ref() {
+                    if q == '"' {
+                        break;
+                    }
+                    cur.push(q);
+                }
+            }
+            c if c.is_whitespace() => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    Some(out)
+}
+
+/// Addresses differ by nature (kload's module memory is below 2 GiB).
+fn strip_addresses(line: &str) -> String {
+    line.split(' ')
+        .map(|w| {
+            if w.starts_with("0x") && w.len() > 3 {
+                "ADDR"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A trace-file line with what differs by nature removed: pids, times, the
+/// caller's address and the flags column (the kernel's need-resched flag
+/// depends on the machine's timing).
+fn trace_line(line: &str) -> String {
+    let words = line.split_whitespace().map(|w| {
+        if w.starts_with("0x") {
+            return "ADDR".to_owned();
+        }
+        if w.len() == 5
+            && w.chars().all(|c| c == '.' || c.is_ascii_alphabetic())
+            && !line.starts_with('#')
+        {
+            return "FLAGS".to_owned();
+        }
+        let mut out = String::new();
+        for c in w.chars() {
+            if !c.is_ascii_digit() {
+                out.push(c);
+            } else if !out.ends_with('#') {
+                out.push('#');
+            }
+        }
+        out
+    });
+    words.collect::<Vec<_>>().join(" ")
+}
+
+/// busybox lsmod rows: (name, use count, users).
+fn busybox_lsmod(lines: &[String]) -> Vec<(String, String, String)> {
+    lines
+        .iter()
+        .skip(1)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            // busybox shows "[permanent]" among the users; kmod's lsmod does not.
+            let users = w
+                .get(3)
+                .copied()
+                .filter(|u| *u != "[permanent]")
+                .unwrap_or("");
+            (
+                w[0].to_owned(),
+                w.get(2).copied().unwrap_or("").to_owned(),
+                users.to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn kload_lsmod(out: &str) -> Vec<(String, String, String)> {
+    out.lines()
+        .skip(1)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (
+                w[0].to_owned(),
+                w.get(2).copied().unwrap_or("").to_owned(),
+                w.get(3).copied().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Replay one command; `Ok(None)` when it cannot be replayed.
+fn replay_one(s: &Session, cmd: &GoldenCmd) -> Result<Option<()>, String> {
+    let out = match parse(&cmd.command, &s.modules) {
+        Replay::NotReplayable => return Ok(None),
+        Replay::Insmod(args) => s.kload(
+            &[
+                &["insmod"][..],
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            ]
+            .concat(),
+        ),
+        Replay::Rmmod(args) => s.kload(
+            &[
+                &["rmmod"][..],
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            ]
+            .concat(),
+        ),
+        Replay::Lsmod => {
+            let out = s.kload(&["lsmod"]);
+            let (want, got) = (
+                busybox_lsmod(&cmd.output),
+                kload_lsmod(&String::from_utf8_lossy(&out.stdout)),
+            );
+            if want != got {
+                return Err(format!("lsmod: kernel {want:?}, kload {got:?}"));
+            }
+            out
+        }
+        Replay::Cat(paths) => {
+            let mut text = String::new();
+            let mut last = None;
+            for p in &paths {
+                let o = s.kload(&["cat", p]);
+                text.push_str(&String::from_utf8_lossy(&o.stdout));
+                last = Some(o);
+            }
+            let trace = paths.iter().any(|p| p.ends_with("tracing/trace"));
+            let norm = |l: &str| {
+                if trace {
+                    trace_line(l)
+                } else {
+                    strip_addresses(l)
+                }
+            };
+            let got: Vec<String> = text.lines().map(norm).collect();
+            let want: Vec<String> = cmd.output.iter().map(|l| norm(l)).collect();
+            // A failing cat's text is the tool's own (busybox vs kload); the
+            // status is compared below.
+            if cmd.status == 0 && got != want {
+                return Err(format!("cat: kernel {want:?}, kload {got:?}"));
+            }
+            last.unwrap()
+        }
+        Replay::Write(path, data) => s.kload(&["write", &path, &data]),
+    };
+    if out.status.success() != (cmd.status == 0) {
+        return Err(format!(
+            "exit status: kernel {}, kload {:?} ({})",
+            cmd.status,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let dmesg = s.kload(&["dmesg", "-c", "-p"]);
+    let got: Vec<String> = String::from_utf8_lossy(&dmesg.stdout)
+        .lines()
+        .filter_map(|l| strip_timestamp(l).map(str::to_owned))
+        .filter(|l| machine_independent(l))
+        .collect();
+    let mut want: Vec<String> = cmd
+        .kernel
+        .iter()
+        .filter(|l| machine_independent(l))
+        .cloned()
+        .collect();
+    if cmd.status != 0 && cmd.command.starts_with("insmod") {
+        want = without_busybox_retry(want);
+    }
+    if got != want {
+        return Err(format!(
+            "kernel lines:\n  kernel: {want:?}\n  kload:  {got:?}"
+        ));
+    }
+    Ok(Some(()))
+}
+
+/// busybox insmod retries a failed `finit_module` with `init_module`, so the
+/// kernel prints a failing load's lines twice, except those it prints once
+/// per boot (taints); kmod (and kload) load once. The retry is the longest
+/// run at the end that repeats the run just before it.
+fn without_busybox_retry(mut lines: Vec<String>) -> Vec<String> {
+    let n = lines.len();
+    if let Some(k) = (1..=n / 2)
+        .rev()
+        .find(|&k| lines[n - k..] == lines[n - 2 * k..n - k])
+    {
+        lines.truncate(n - k);
+    }
+    lines
+}
+
+fn scenarios(series: &str) -> Vec<String> {
+    let dir = root().join("loader-tests/golden").join(series);
+    let mut v: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".txt")
+                .map(str::to_owned)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn replay_every_scenario_against_the_real_kernels_transcripts() {
+    let mut failures = Vec::new();
+    for series in SERIES {
+        let (mut matched, mut total, mut skipped) = (0, 0, 0);
+        for scenario in scenarios(series) {
+            let session = Session::new(series);
+            for cmd in golden(series, &scenario) {
+                match replay_one(&session, &cmd) {
+                    Ok(None) => skipped += 1,
+                    Ok(Some(())) => {
+                        matched += 1;
+                        total += 1;
+                    }
+                    Err(why) => {
+                        total += 1;
+                        let known = KNOWN_DIFFERENCES
+                            .iter()
+                            .any(|&(s, sc, c)| s == series && sc == scenario && c == cmd.command);
+                        if !known {
+                            failures.push(format!("{series} {scenario}: `{}`: {why}", cmd.command));
+                        }
+                    }
+                }
+            }
+        }
+        println!("scorecard {series}: {matched}/{total} commands match the real kernel ({skipped} not replayable)");
+    }
+    assert!(
+        failures.is_empty(),
+        "mismatches with the real kernel:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Every sample module has a transcript of the real kernel on each kernel.
+#[test]
+fn every_sample_module_has_a_transcript_for_each_kernel() {
+    for series in SERIES {
+        let transcripts: String = scenarios(series)
+            .iter()
+            .map(|s| {
+                std::fs::read_to_string(
+                    root().join(format!("loader-tests/golden/{series}/{s}.txt")),
+                )
+                .unwrap()
+            })
+            .collect();
+        for entry in std::fs::read_dir(root().join("sample-modules").join(series)).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if let Some(module) = name.strip_suffix(".ko") {
+                assert!(
+                    transcripts.contains(&format!("insmod {module}.ko"))
+                        || transcripts.contains(&format!("/{module}.ko")),
+                    "{series}: no real-kernel transcript loads {name}"
+                );
+            }
+        }
+    }
+}
