@@ -283,3 +283,32 @@ fn kmod_names_through_symlinks() {
     );
     assert_eq!(text(&tool("lsmod", &["x"]).stderr), "Usage: lsmod\n");
 }
+
+/// A task killed in init (here by the trap of an unimplemented symbol) is
+/// reported as the shell reports a killed insmod; the module stays listed,
+/// still loading, as the kernel leaves it, and the kernel keeps working.
+#[test]
+fn an_init_killed_by_a_trap_reports_killed() {
+    let env = Env::new();
+    for series in ["6.1", "6.12"] {
+        let env = env.other_session(&format!("killed-{}", series.replace('.', "-")));
+        let o = env.run(&["insmod", "--allow-missing", &sample(series, "needs-pci.ko")]);
+        assert_eq!(o.status.code(), Some(137), "{o:?}");
+        assert!(
+            text(&o.stderr).starts_with("Killed\n"),
+            "{}",
+            text(&o.stderr)
+        );
+        assert!(env
+            .ok(&["dmesg"])
+            .contains("BUG: kload: call to unimplemented kernel function __pci_register_driver"));
+        let modules = env.ok(&["cat", "/proc/modules"]);
+        assert!(
+            modules.starts_with("needs_pci ") && modules.contains(" 1 - Loading 0x"),
+            "{modules}"
+        );
+        assert!(modules.trim_end().ends_with("(OE+)"), "{modules}");
+        env.ok(&["insmod", &sample(series, "hello-2.ko")]);
+        env.ok(&["shutdown"]);
+    }
+}

@@ -85,7 +85,7 @@ fn another_user_is_refused() {
     // A raw client that skips its own check gets nothing back either.
     let script = r#"use IO::Socket::UNIX; $SIG{PIPE} = 'IGNORE';
         my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";
-        syswrite($s, "kLd\x01\x01\x00\x00\x00\x01\x00\x00\x00\x03");
+        syswrite($s, "kLd\x01\x02\x00\x00\x00\x01\x00\x00\x00\x03");
         my $n = sysread($s, my $buf, 64);
         print defined $n ? "read $n\n" : "error\n";"#;
     let o = as_nobody(Path::new("/usr/bin/perl"))
@@ -177,13 +177,13 @@ fn protocol_versions_are_checked_on_connect() {
     }
     env.ok(&["lsmod"]);
 
-    // A daemon of another version (a stand-in that answers version 2):
+    // A daemon of another version (a stand-in that answers version 99):
     // the CLI says so, and `kload shutdown` stops it.
     let fake = Env::new();
     let script = r#"use IO::Socket::UNIX; $| = 1;
         my $l = IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 5) or die "$!";
         print "ready\n";
-        while (my $c = $l->accept) { sysread($c, my $b, 8); syswrite($c, "kLd\x01\x02\x00\x00\x00"); }"#;
+        while (my $c = $l->accept) { sysread($c, my $b, 8); syswrite($c, "kLd\x01\x63\x00\x00\x00"); }"#;
     let mut daemon = Command::new("perl")
         .args(["-e", script])
         .arg(fake.socket())
@@ -196,13 +196,16 @@ fn protocol_versions_are_checked_on_connect() {
         .unwrap();
     assert_eq!(ready, "ready\n");
     let expected = format!(
-        "kload: the session daemon speaks protocol 2, this kload speaks {PROTOCOL_VERSION}; run `kload shutdown`\n"
+        "kload: the session daemon speaks protocol 99, this kload speaks {PROTOCOL_VERSION}; run `kload shutdown`\n"
     );
     assert_eq!(fake.fails(&["lsmod"]), expected);
-    assert_eq!(wire::parse_hello(&wire::hello(2)), Some(2));
+    assert_eq!(wire::parse_hello(&wire::hello(99)), Some(99));
     let o = fake.run(&["shutdown"]);
     assert!(o.status.success(), "{o:?}");
-    assert!(text(&o.stderr).contains("which speaks protocol 2"), "{o:?}");
+    assert!(
+        text(&o.stderr).contains("which speaks protocol 99"),
+        "{o:?}"
+    );
     let status = daemon.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGTERM));

@@ -79,6 +79,13 @@ pub fn main(args: &[String]) -> i32 {
             super::print_detail(&detail, &said);
             1
         }
+        Ok(Reply::Killed { detail }) => {
+            // The kernel kills a task that oopses: the shell says "Killed"
+            // and the status is 128 + SIGKILL.
+            eprintln!("Killed");
+            eprintln!("kload: {detail}");
+            137
+        }
         Ok(other) => super::unexpected(&other),
         Err(code) => code,
     }

@@ -153,6 +153,9 @@ impl Controller {
         };
         match module::load_module(&kernel, image, &opts) {
             Ok(_) => Reply::Ok,
+            Err(e @ module::LoadError::InitKilled { .. }) => Reply::Killed {
+                detail: e.to_string(),
+            },
             Err(e) => err(e),
         }
     }

@@ -3,7 +3,7 @@
 //! them, and tests drive the same `Controller` in-process.
 
 /// Bumped whenever a request or reply changes shape; checked on connect.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// One request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +83,11 @@ pub enum Reply {
     /// detail (which names file, section and offset where it can).
     Error {
         errno: i32,
+        detail: String,
+    },
+    /// The task running the request died (an Oops in init); the report is
+    /// in the kernel log. A real insmod gets SIGKILL.
+    Killed {
         detail: String,
     },
     Modules(Vec<ModuleRow>),

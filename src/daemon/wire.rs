@@ -69,6 +69,7 @@ const RP_MODULES: u8 = 3;
 const RP_MODINFO: u8 = 4;
 const RP_LOG: u8 = 5;
 const RP_TEXT: u8 = 6;
+const RP_KILLED: u8 = 7;
 
 // InsmodFlags bits.
 const F_FORCE_VERMAGIC: u8 = 1;
@@ -355,6 +356,10 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
             e.u8(RP_TEXT);
             e.str(s);
         }
+        Reply::Killed { detail } => {
+            e.u8(RP_KILLED);
+            e.str(detail);
+        }
     }
     e.0
 }
@@ -419,6 +424,9 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, WireError> {
             Reply::Log(records)
         }
         RP_TEXT => Reply::Text(d.string("text")?),
+        RP_KILLED => Reply::Killed {
+            detail: d.string("killed detail")?,
+        },
         t => {
             d.pos = 0;
             return d.err(format!("unknown reply tag {t}"));

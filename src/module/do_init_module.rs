@@ -52,6 +52,8 @@ pub fn do_init_module(
     })?;
     let ret = match ret {
         Ok(r) => r,
+        // The task died in init: the module stays COMING, with the
+        // loader's reference still held, as the kernel leaves it.
         Err(e @ LoadError::InitKilled { .. }) => return Err(e),
         Err(e) => {
             unlink_and_free(kernel, module);
@@ -69,6 +71,9 @@ pub fn do_init_module(
         suspicious_return(kernel, &module.name, ret);
     }
     module.set_state(ModuleState::Live);
+    module
+        .extra_refs
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     free_init_memory(module).map_err(nomem)
 }
 

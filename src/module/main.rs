@@ -226,6 +226,10 @@ fn complete_formation(
         })?;
     }
     module.add_uses(uses);
+    // `module_unload_init`: the loader holds a reference while init runs.
+    module
+        .extra_refs
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     module.set_state(ModuleState::Coming);
     kernel.modules().insert(0, Arc::clone(module));
     drop(unformed);
