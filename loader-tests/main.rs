@@ -3,9 +3,11 @@
 
 mod common;
 mod explain;
+mod faults;
 mod images;
 mod malformed;
 mod params;
 mod replay;
 mod run;
 mod semantics;
+mod slab;

@@ -79,13 +79,7 @@ pub fn main(args: &[String]) -> i32 {
             super::print_detail(&detail, &said);
             1
         }
-        Ok(Reply::Killed { detail }) => {
-            // The kernel kills a task that oopses: the shell says "Killed"
-            // and the status is 128 + SIGKILL.
-            eprintln!("Killed");
-            eprintln!("kload: {detail}");
-            137
-        }
+        Ok(Reply::Killed { detail }) => super::killed_task(&detail),
         Ok(other) => super::unexpected(&other),
         Err(code) => code,
     }

@@ -329,6 +329,21 @@ pub fn print_detail(detail: &str, said: &str) {
     }
 }
 
+/// How the shell reports an insmod the kernel killed: a page fault Oops
+/// kills the task with SIGKILL ("Killed", 137); `die()` (BUG, divide error,
+/// general protection) with SIGSEGV ("Segmentation fault", 139).
+pub fn killed_task(detail: &str) -> i32 {
+    if detail.contains(kload::exec::signal::KILLED_SIGSEGV) {
+        eprintln!("Segmentation fault");
+        eprintln!("kload: {detail}");
+        139
+    } else {
+        eprintln!("Killed");
+        eprintln!("kload: {detail}");
+        137
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

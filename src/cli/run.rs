@@ -5,11 +5,32 @@ use std::io::Write;
 use std::sync::Arc;
 
 use kload::kernel::printk::Record;
+use kload::kernel::slab::SlabConfig;
 use kload::kernel::Kernel;
 use kload::module::{self, LoadOptions, Missing, ModuleImage};
 use kload::profile::Match;
 
 pub fn main(args: &[String]) -> i32 {
+    // The allocator's options (checks, fault injection) come first.
+    let mut slab = SlabConfig::default();
+    let mut rest_args = Vec::new();
+    let mut in_flags = true;
+    for a in args {
+        if in_flags && a.starts_with('-') {
+            match slab.apply_option(a) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    eprintln!("kload run: {e}");
+                    return 2;
+                }
+            }
+        } else {
+            in_flags = false;
+        }
+        rest_args.push(a.clone());
+    }
+    let args = rest_args.as_slice();
     let (flags, rest) = match super::take_flags(args, &["--allow-missing", "--trace"]) {
         Ok(v) => v,
         Err(e) => {
@@ -18,7 +39,9 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let Some((file, params)) = rest.split_first() else {
-        eprintln!("usage: kload run [--allow-missing] [--trace] FILE [param=value...]");
+        eprintln!(
+            "usage: kload run [--allow-missing] [--trace] [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]"
+        );
         return 2;
     };
     let image = match ModuleImage::open(file.as_ref()) {
@@ -44,6 +67,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     kernel.log.set_console(Some(Arc::new(print_record)));
+    kernel.slab.configure(slab);
     let opts = LoadOptions {
         args: params.join(" "),
         missing: if flags.contains(&"--allow-missing") {
@@ -53,8 +77,14 @@ pub fn main(args: &[String]) -> i32 {
         },
         ..LoadOptions::default()
     };
-    let status = run_module(&kernel, file, image, &opts);
+    let mut status = run_module(&kernel, file, image, &opts);
+    // What the module never freed, and kload's other memory findings,
+    // fail the run.
+    kload::kernel::slab::report_outstanding(&kernel);
     kernel.log.flush();
+    if status == 0 && kernel.slab.findings() > 0 {
+        status = 1;
+    }
     if flags.contains(&"--trace") {
         for line in kernel.trace.format(&kernel) {
             println!("{line}");
@@ -92,11 +122,7 @@ fn insmod_error(file: &str, e: &module::LoadError) -> i32 {
         return 1;
     }
     if let module::LoadError::InitKilled { .. } = e {
-        // The kernel kills a task that oopses: insmod gets SIGKILL and the
-        // shell says "Killed" (exit status 128 + 9).
-        eprintln!("Killed");
-        eprintln!("kload: {e}");
-        return 137;
+        return super::killed_task(&e.to_string());
     }
     eprintln!(
         "insmod: ERROR: could not insert module {file}: {}",

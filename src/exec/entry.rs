@@ -14,6 +14,12 @@
 //!   `%al` (modules use `-mskip-rax-setup`). This one form serves plain and
 //!   variadic functions alike.
 //!
+//! - **back from a fault**: the signal handler (`signal`) sends a faulting
+//!   kernel task to `kload_fault_entry` with the faulting RIP pushed on the
+//!   task's stack, as an exception entry would; it saves every register in
+//!   a `FaultFrame`, calls `signal::kload_fault_dispatch` and resumes at the
+//!   RIP it returns (a WARN), unless the dispatcher ends the task.
+//!
 //! Special conventions (`__fentry__`, the return and retpoline thunks) are
 //! raw code blobs defined next to their symbols in `kernel/`.
 
@@ -103,6 +109,94 @@ pub unsafe fn enter(func: u64, args: &[u64; 6], stack_top: u64, ctx: &mut EnterC
 pub unsafe fn abort(ctx: *const EnterCtx, rax: u64) -> ! {
     // SAFETY: forwarded from this function's contract.
     unsafe { kload_abort(ctx, rax) }
+}
+
+/// The frame `kload_fault_entry` builds on the faulting task's stack, lowest
+/// address first: the fifteen GPRs, RFLAGS, then the slot holding the RIP
+/// to resume at (the faulting RIP, pushed by the signal handler in place of
+/// a return address). The faulting `%rsp` is the address just above `rip`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FaultFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub rflags: u64,
+    /// Where `ret` goes: the faulting RIP on entry, the resume RIP after.
+    pub rip: u64,
+}
+
+/// Offset of `FaultFrame::rip` (16 slots of 8 bytes below it).
+const _: () = assert!(std::mem::offset_of!(FaultFrame, rip) == 16 * 8);
+
+global_asm!(
+    ".globl kload_fault_entry",
+    ".type kload_fault_entry,@function",
+    // Entered (not called) with [rsp] = faulting RIP and every register as
+    // the fault left it.
+    "kload_fault_entry:",
+    "pushfq",
+    "push rax",
+    "push rbx",
+    "push rcx",
+    "push rdx",
+    "push rsi",
+    "push rdi",
+    "push rbp",
+    "push r8",
+    "push r9",
+    "push r10",
+    "push r11",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "mov rdi, rsp",
+    "mov rbx, rsp",
+    "and rsp, -16",
+    "cld",
+    "call kload_fault_dispatch",
+    "mov rsp, rbx",
+    "mov [rsp + 128], rax",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rbp",
+    "pop rdi",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rbx",
+    "pop rax",
+    "popfq",
+    "ret",
+    ".size kload_fault_entry, . - kload_fault_entry",
+);
+
+extern "C" {
+    fn kload_fault_entry();
+}
+
+/// Address of `kload_fault_entry`, where the signal handler sends a fault.
+pub fn fault_entry_address() -> u64 {
+    kload_fault_entry as *const () as u64
 }
 
 /// Size of one generated trampoline (a multiple of 16, for alignment).

@@ -4,4 +4,5 @@
 pub mod dispatch;
 pub mod entry;
 pub mod percpu;
+pub mod signal;
 pub mod task;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use super::entry::{self, EnterCtx};
 use super::percpu::set_gs_base;
+use super::signal::TaskFaults;
 use crate::kernel::sched::SchedError;
 use crate::kernel::Kernel;
 use crate::mm::{LowRegion, MmError, Prot, PAGE_SIZE};
@@ -103,6 +104,9 @@ pub fn run_task<R: Send>(
 fn task_main<R>(kernel: &Arc<Kernel>, comm: &str, f: impl FnOnce() -> R) -> Result<R, TaskError> {
     let _cpu = kernel.take_cpu();
     let task = Arc::new(Task::new(kernel, comm)?);
+    // Faults of module code on this thread become the kernel's reports
+    // (see `signal`), until the task ends.
+    let _faults = TaskFaults::enter(task.stack.addr() + PAGE_SIZE, task.stack.end())?;
     set_gs_base(kernel.percpu.base())?;
     kernel.sched.switch_to(&kernel.percpu, task.task_struct)?;
     RUNNING.with(|r| {
@@ -194,4 +198,24 @@ pub fn current_kernel() -> Option<Arc<Kernel>> {
 /// The task running on this thread.
 pub fn current_task() -> Option<Arc<Task>> {
     RUNNING.with(|r| r.borrow().as_ref().map(|r| Arc::clone(&r.task)))
+}
+
+/// The timer tick: a host thread advances `jiffies` at HZ whether or not
+/// module code calls into the kernel (modules poll it inline:
+/// `time_before(jiffies, t)`). It ends with its kernel.
+pub fn start_jiffies_ticker(kernel: &Arc<Kernel>) {
+    let weak = Arc::downgrade(kernel);
+    let tick = std::time::Duration::from_millis(1000 / crate::kernel::time::HZ);
+    let spawned = std::thread::Builder::new()
+        .name("jiffies".into())
+        .spawn(move || {
+            while let Some(k) = weak.upgrade() {
+                crate::kernel::time::update_jiffies(&k);
+                drop(k);
+                std::thread::sleep(tick);
+            }
+        });
+    if let Err(e) = spawned {
+        log::warn!("no jiffies ticker ({e}): jiffies advance only when kernel time functions run");
+    }
 }

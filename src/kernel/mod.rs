@@ -5,17 +5,30 @@
 //! Several kernels may live in one process (tests do this); stub functions
 //! find theirs through the task running on the calling thread.
 
+pub mod bitmap;
+pub mod bug;
+pub mod crc;
 pub mod data;
+pub mod device;
 pub mod fs;
 pub mod kstrtox;
+pub mod list;
+pub mod locking;
+pub mod module_refs;
 pub mod panic;
 pub mod params;
 pub mod printk;
 pub mod procfs;
+pub mod random;
+pub mod rcu;
 pub mod sched;
+pub mod slab;
+pub mod string;
 pub mod symbols;
 pub mod sysfs;
+pub mod time;
 pub mod trace;
+pub mod unemulated;
 pub mod vsprintf;
 pub mod x86;
 
@@ -55,6 +68,8 @@ pub struct Kernel {
     pub sched: Sched,
     pub data: data::KernelData,
     pub taint: Taint,
+    /// The slab allocator and its checks (kmalloc, vmalloc, kmem_cache, pages).
+    pub slab: slab::Slab,
     /// Loaded modules, newest first (the kernel's `modules` list order).
     pub(crate) modules: Mutex<Vec<Arc<Module>>>,
     /// Names of modules being loaded (UNFORMED: invisible, but they block a duplicate).
@@ -80,7 +95,7 @@ impl Kernel {
         let percpu = PerCpu::new(crate::host::random_u64())?;
         let sched = Sched::new(profile, &percpu)?;
         let data = data::KernelData::build(profile)?;
-        Ok(Arc::new(Kernel {
+        let kernel = Arc::new(Kernel {
             profile,
             log: LogBuffer::new(boot, printk::log_line_max(profile.version())),
             trace: TraceBuffer::new(boot),
@@ -88,6 +103,7 @@ impl Kernel {
             sched,
             data,
             taint: Taint::default(),
+            slab: slab::Slab::new(),
             modules: Mutex::default(),
             loading: Mutex::default(),
             cpu: Mutex::new(()),
@@ -95,7 +111,9 @@ impl Kernel {
             sig_notice_done: AtomicBool::new(false),
             once: Mutex::default(),
             last_unloaded: Mutex::default(),
-        }))
+        });
+        crate::exec::task::start_jiffies_ticker(&kernel);
+        Ok(kernel)
     }
 
     /// For `pr_*_once` messages: true the first time `key` is seen.

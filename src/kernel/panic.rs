@@ -1,14 +1,18 @@
 //! Taints and the report headers of kernel/panic.c and lib/dump_stack.c,
-//! plus the stubs that end a task: `__stack_chk_fail` and the traps of
-//! unimplemented symbols.
+//! the pieces of an Oops (arch/x86/kernel/dumpstack.c, process_64.c), plus
+//! the stubs that end a task: `__stack_chk_fail` and the traps of
+//! unimplemented symbols, and `__warn_printk`, the first half of `WARN()`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::printk::{LOGLEVEL_EMERG, LOGLEVEL_ERR, LOGLEVEL_WARNING};
 use super::symbols::Registry;
+use super::vsprintf::vsnprintf;
 use super::Kernel;
 use crate::exec::dispatch::CallArgs;
+use crate::exec::signal::Regs;
 use crate::exec::task;
+use crate::mm;
 
 pub const TAINT_PROPRIETARY_MODULE: u32 = 0;
 pub const TAINT_FORCED_MODULE: u32 = 1;
@@ -127,17 +131,184 @@ pub fn report_header(k: &Kernel) -> Vec<String> {
     v
 }
 
+/// The cut-here line that opens WARN and BUG reports (`CUT_HERE`).
+pub const CUT_HERE: &str = "------------[ cut here ]------------";
+/// `print_oops_end_marker`.
+pub const END_TRACE: &str = "---[ end trace 0000000000000000 ]---";
+/// What `dump_stack_print_info` prints after the CPU line, from DMI.
+pub const HARDWARE_NAME: &str = "Hardware name: kload (module code running in a user process)";
+
+/// `die_counter`: the Oops number of this kernel, 1 for the first.
+fn next_die_counter(k: &Kernel) -> u32 {
+    (1..)
+        .find(|n| k.note_once(&format!("die_counter {n}")))
+        .unwrap_or(1)
+}
+
+/// `__die_header`: `invalid opcode: 0000 [#1] PREEMPT SMP NOPTI`; since
+/// 6.10 the line starts with "Oops: " (so a page fault reads
+/// `Oops: Oops: 0002 ...`).
+pub fn die_header(k: &Kernel, what: &str, err: u64) -> String {
+    let n = next_die_counter(k);
+    let prefix = if k.profile.version() >= (6, 10) {
+        "Oops: "
+    } else {
+        ""
+    };
+    format!("{prefix}{what}: {err:04x} [#{n}] PREEMPT SMP NOPTI")
+}
+
+/// `show_opcodes`: 42 bytes before RIP, the byte at RIP, 21 after.
+pub fn code_line(rip: u64) -> String {
+    const PROLOGUE: u64 = 42;
+    const EPILOGUE: usize = 21;
+    let start = rip.wrapping_sub(PROLOGUE);
+    match mm::read_bytes(start, PROLOGUE as usize + 1 + EPILOGUE) {
+        Some(b) => {
+            let hex = |bytes: &[u8]| {
+                bytes
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let at = PROLOGUE as usize;
+            format!(
+                "Code: {} <{:02x}> {}",
+                hex(&b[..at]),
+                b[at],
+                hex(&b[at + 1..])
+            )
+        }
+        None => format!("Code: Unable to access opcode bytes at 0x{start:x}."),
+    }
+}
+
+/// `__show_regs(regs, SHOW_REGS_ALL)` with the RIP and Code lines of
+/// `show_ip`. `cr2` is the last page-fault address.
+pub fn show_regs_lines(k: &Kernel, r: &Regs, cr2: u64) -> Vec<String> {
+    vec![
+        format!("RIP: 0010:{}", k.symbolize(r.rip)),
+        code_line(r.rip),
+        format!("RSP: 0018:{:016x} EFLAGS: {:08x}", r.rsp, r.rflags),
+        format!(
+            "RAX: {:016x} RBX: {:016x} RCX: {:016x}",
+            r.rax, r.rbx, r.rcx
+        ),
+        format!(
+            "RDX: {:016x} RSI: {:016x} RDI: {:016x}",
+            r.rdx, r.rsi, r.rdi
+        ),
+        format!("RBP: {:016x} R08: {:016x} R09: {:016x}", r.rbp, r.r8, r.r9),
+        format!(
+            "R10: {:016x} R11: {:016x} R12: {:016x}",
+            r.r10, r.r11, r.r12
+        ),
+        format!(
+            "R13: {:016x} R14: {:016x} R15: {:016x}",
+            r.r13, r.r14, r.r15
+        ),
+        format!(
+            "FS:  0000000000000000(0000) GS:{:016x}(0000) knlGS:0000000000000000",
+            k.percpu.base()
+        ),
+        "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033".to_owned(),
+        format!("CR2: {cr2:016x} CR3: 0000000000000000 CR4: 0000000000000000"),
+    ]
+}
+
+/// `show_trace_log_lvl` without frame information: module return
+/// addresses found by scanning the stack from RSP up, each marked `? `
+/// (unreliable), between `<TASK>` and `</TASK>`.
+pub fn call_trace_lines(k: &Kernel, rsp: u64) -> Vec<String> {
+    const MAX_WORDS: u64 = 512;
+    const MAX_FRAMES: usize = 16;
+    let mut lines = vec!["Call Trace:".to_owned(), " <TASK>".to_owned()];
+    let mut frames = 0;
+    for i in 0..MAX_WORDS {
+        let Some(word) = mm::read_u64(rsp.wrapping_add(i * 8)) else {
+            break;
+        };
+        let mut in_module = false;
+        k.with_symbol(word.wrapping_sub(1), &mut |hit| {
+            // A module symbol the address falls inside (data labels past
+            // the text have no size up to the text end).
+            in_module = hit.is_some_and(|h| h.module.is_some() && h.offset < h.size);
+        });
+        if in_module && frames < MAX_FRAMES {
+            lines.push(format!(" ? {}", k.symbolize_return_address(word)));
+            frames += 1;
+        }
+    }
+    lines.push(" </TASK>".to_owned());
+    lines
+}
+
+/// `show_regs`: the CPU and hardware lines, the registers and the trace.
+pub fn show_regs(k: &Kernel, r: &Regs, cr2: u64) -> Vec<String> {
+    let mut v = report_header(k);
+    v.push(HARDWARE_NAME.to_owned());
+    v.extend(show_regs_lines(k, r, cr2));
+    v.extend(call_trace_lines(k, r.rsp));
+    v
+}
+
+/// The body of an Oops after its first lines (`__die` and `oops_end`):
+/// the die header, `show_regs`, the module list, CR2 for a page fault, the
+/// end marker and the register summary again; taints D.
+pub fn report_oops(k: &Kernel, what: &str, err: u64, r: &Regs, cr2: Option<u64>) {
+    let log = &k.log;
+    log.emit(LOGLEVEL_WARNING, &die_header(k, what, err));
+    let last_cr2 = cr2.unwrap_or(0);
+    for line in show_regs(k, r, last_cr2) {
+        log.emit(LOGLEVEL_WARNING, &line);
+    }
+    log.emit(
+        LOGLEVEL_WARNING,
+        &format!("Modules linked in:{}", k.modules_linked_in()),
+    );
+    if let Some(cr2) = cr2 {
+        log.emit(LOGLEVEL_EMERG, &format!("CR2: {cr2:016x}"));
+    }
+    log.emit(LOGLEVEL_WARNING, END_TRACE);
+    for line in show_regs_lines(k, r, last_cr2) {
+        log.emit(LOGLEVEL_EMERG, &line);
+    }
+    k.taint.add(TAINT_DIE);
+}
+
+/// `__warn_printk(fmt, ...)`: the first half of `WARN(cond, fmt, ...)`, the
+/// cut-here line and the message; the `ud2` after it does the rest.
+fn sys_warn_printk(a: &mut CallArgs) -> u64 {
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
+    k.log.emit(LOGLEVEL_WARNING, CUT_HERE);
+    let fmt = mm::read_cstr(a.arg(0), 4096).unwrap_or_default();
+    let text = vsnprintf(&fmt, &mut a.va(1), &*k);
+    let pid = task::current_task().map_or(0, |t| t.pid);
+    k.log.store(&text, pid);
+    0
+}
+
 /// Report a call into a symbol kload does not implement, like an Oops, and
 /// let the caller kill the task.
 pub fn unimplemented_called(name: &str, caller: u64) {
+    kload_bug(
+        &format!("call to unimplemented kernel function {name}"),
+        caller,
+    );
+}
+
+/// The Oops-like report of a call kload cannot serve:
+/// `BUG: kload: <what>`, the CPU line, a one-frame call trace (the caller),
+/// the modules and the end marker; taints D. The caller kills the task.
+pub fn kload_bug(what: &str, caller: u64) {
     let Some(k) = task::current_kernel() else {
         return;
     };
     let log = &k.log;
-    log.emit(
-        LOGLEVEL_EMERG,
-        &format!("BUG: kload: call to unimplemented kernel function {name}"),
-    );
+    log.emit(LOGLEVEL_EMERG, &format!("BUG: kload: {what}"));
     for line in report_header(&k) {
         log.emit(LOGLEVEL_WARNING, &line);
     }
@@ -178,6 +349,7 @@ fn sys_stack_chk_fail(a: &mut CallArgs) -> u64 {
 
 pub(super) fn register(r: &mut Registry) {
     r.func("__stack_chk_fail", sys_stack_chk_fail);
+    r.func("__warn_printk", sys_warn_printk);
 }
 
 #[cfg(test)]

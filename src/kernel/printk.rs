@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::symbols::Registry;
-use super::vsprintf::vsnprintf;
+use super::vsprintf::{vsnprintf, SysVVaList, VaList};
+use super::Kernel;
 use crate::exec::dispatch::CallArgs;
 use crate::exec::task;
 use crate::mm;
@@ -82,7 +83,20 @@ pub struct LogBuffer {
     boot: Instant,
     line_max: usize,
     inner: Mutex<LogInner>,
+    /// `printk_ratelimit_state` (DEFINE_RATELIMIT_STATE(.., 5 * HZ, 10)).
+    ratelimit: Mutex<Ratelimit>,
 }
+
+/// The fields of a `struct ratelimit_state` that `___ratelimit` changes.
+#[derive(Debug, Default)]
+struct Ratelimit {
+    begin: u64,
+    printed: i32,
+    missed: i32,
+}
+
+/// Debian's kernels are built with `CONFIG_HZ=250`.
+pub const HZ: u64 = 250;
 
 impl LogBuffer {
     pub fn new(boot: Instant, line_max: usize) -> LogBuffer {
@@ -90,6 +104,7 @@ impl LogBuffer {
             line_max,
             boot,
             inner: Mutex::default(),
+            ratelimit: Mutex::default(),
         }
     }
 
@@ -164,6 +179,51 @@ impl LogBuffer {
     pub fn clear(&self) {
         self.lock().records.clear();
     }
+
+    /// Jiffies since this kernel booted (HZ = 250); never 0, like the
+    /// kernel's (which starts at `INITIAL_JIFFIES`).
+    fn jiffies(&self) -> u64 {
+        1 + self.boot.elapsed().as_millis() as u64 * HZ / 1000
+    }
+
+    /// `__printk_ratelimit(func)`: `___ratelimit(&printk_ratelimit_state,
+    /// func)` with lib/ratelimit.c's rules: at most `burst` (10) messages
+    /// per `interval` (5 s); when an interval with suppressed messages
+    /// ends, "<func>: N callbacks suppressed" is logged at KERN_WARNING.
+    pub fn printk_ratelimit(&self, func: &str) -> bool {
+        const INTERVAL: u64 = 5 * HZ;
+        const BURST: i32 = 10;
+        let now = self.jiffies();
+        let suppressed = {
+            let mut rs = self.ratelimit.lock().unwrap_or_else(|p| p.into_inner());
+            if rs.begin == 0 {
+                rs.begin = now;
+            }
+            let mut suppressed = None;
+            if now > rs.begin + INTERVAL {
+                if rs.missed != 0 {
+                    suppressed = Some(rs.missed);
+                    rs.missed = 0;
+                }
+                rs.begin = now;
+                rs.printed = 0;
+            }
+            let ok = BURST > rs.printed;
+            if ok {
+                rs.printed += 1;
+            } else {
+                rs.missed += 1;
+            }
+            (suppressed, ok)
+        };
+        if let Some(missed) = suppressed.0 {
+            self.emit(
+                LOGLEVEL_WARNING,
+                &format!("{func}: {missed} callbacks suppressed"),
+            );
+        }
+        suppressed.1
+    }
 }
 
 impl LogInner {
@@ -209,12 +269,434 @@ fn sys_printk(a: &mut CallArgs) -> u64 {
     };
     let fmt = mm::read_cstr(a.arg(0), 4096).unwrap_or_default();
     let text = vsnprintf(&fmt, &mut a.va(1), &*k);
+    store_current(&k, &text) as u64
+}
+
+/// Store a formatted message from the current task.
+pub fn store_current(k: &Kernel, raw: &[u8]) -> usize {
     let pid = task::current_task().map_or(0, |t| t.pid);
-    k.log.store(&text, pid) as u64
+    k.log.store(raw, pid)
+}
+
+/// `vprintk_emit`'s level handling for text formatted by a stub: `level`
+/// -1 (`LOGLEVEL_DEFAULT`) takes the text's own `KERN_<LEVEL>` prefix,
+/// any other wins over it, reduced to its low three bits as
+/// `vprintk_store` does (`KERN_DEFAULT`'s 'd' - '0' lands on 4).
+pub fn store_at_level(k: &Kernel, level: i32, text: &[u8]) -> usize {
+    if level == -1 {
+        return store_current(k, text);
+    }
+    let mut raw = vec![KERN_SOH, b'0' + (level & 7) as u8];
+    raw.extend_from_slice(text);
+    store_current(k, &raw)
+}
+
+/// A format string argument, read from module memory.
+pub fn read_fmt(addr: u64) -> Vec<u8> {
+    mm::read_cstr(addr, 4096).unwrap_or_default()
+}
+
+/// The `va_list` argument `i` of a call (a pointer to the caller's
+/// `__va_list_tag`), formatted with `fmt`.
+pub fn format_va_list(k: &Kernel, fmt: &[u8], va_list: u64) -> Vec<u8> {
+    match SysVVaList::open(k, va_list) {
+        Some(mut va) => vsnprintf(fmt, &mut va, k),
+        None => vsnprintf(fmt, &mut Args::new(&[]), k),
+    }
+}
+
+/// Arguments of a format built by a stub itself.
+pub struct Args<'a> {
+    args: &'a [u64],
+    next: usize,
+}
+
+impl<'a> Args<'a> {
+    pub fn new(args: &'a [u64]) -> Self {
+        Args { args, next: 0 }
+    }
+}
+
+impl VaList for Args<'_> {
+    fn next_arg(&mut self) -> u64 {
+        let v = self.args.get(self.next).copied().unwrap_or(0);
+        self.next += 1;
+        v
+    }
+}
+
+/// The level string argument of `_dev_printk`, `print_hex_dump`, ...
+/// (`KERN_ERR` is "\0013"), as bytes.
+pub fn read_level(addr: u64) -> Vec<u8> {
+    mm::read_cstr(addr, 8).unwrap_or_default()
+}
+
+/// `level[1] - '0'`, as `__dev_printk` computes the level of its emit.
+pub fn level_digit(level: &[u8]) -> i32 {
+    i32::from(level.get(1).copied().unwrap_or(0)) - i32::from(b'0')
+}
+
+/// `vprintk(const char *fmt, va_list args)`: `vprintk_default`.
+fn sys_vprintk(a: &mut CallArgs) -> u64 {
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
+    let text = format_va_list(&k, &read_fmt(a.arg(0)), a.arg(1));
+    store_current(&k, &text) as u64
+}
+
+/// `vprintk_emit(int facility, int level, const struct dev_printk_info
+/// *dev_info, const char *fmt, va_list args)`. The facility and the
+/// device dictionary are not kept (dmesg does not print them).
+fn sys_vprintk_emit(a: &mut CallArgs) -> u64 {
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
+    let text = format_va_list(&k, &read_fmt(a.arg(3)), a.arg(4));
+    store_at_level(&k, a.int(1), &text) as u64
+}
+
+/// `__printk_ratelimit(const char *func)`, behind `printk_ratelimit()`.
+fn sys_printk_ratelimit(a: &mut CallArgs) -> u64 {
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
+    let func = String::from_utf8_lossy(&read_fmt(a.arg(0))).into_owned();
+    u64::from(k.log.printk_ratelimit(&func))
+}
+
+/// lib/hexdump.c's `hex_dump_to_buffer`, on a `linebuflen`-byte buffer:
+/// returns the bytes written (NUL included when the kernel writes one)
+/// and the return value (the line length, or the length it would have
+/// had when the buffer is too small).
+pub fn hex_dump_to_buffer(
+    data: &[u8],
+    rowsize: i32,
+    groupsize: i32,
+    linebuflen: usize,
+    ascii: bool,
+) -> (Vec<u8>, i32) {
+    let rowsize = if rowsize != 16 && rowsize != 32 {
+        16
+    } else {
+        rowsize
+    } as usize;
+    let len = data.len().min(rowsize);
+    let mut groupsize = groupsize;
+    if groupsize <= 0 || groupsize > 8 || groupsize & (groupsize - 1) != 0 {
+        groupsize = 1;
+    }
+    let mut groupsize = groupsize as usize;
+    if len % groupsize != 0 {
+        groupsize = 1;
+    }
+    let ngroups = len / groupsize;
+    let ascii_column = rowsize * 2 + rowsize / groupsize + 1;
+    let overflow = |buf: Vec<u8>| {
+        let ret = if ascii {
+            ascii_column + len
+        } else {
+            (groupsize * 2 + 1) * ngroups - 1
+        };
+        (buf, ret as i32)
+    };
+    let mut buf: Vec<u8> = Vec::new();
+    if linebuflen == 0 {
+        return overflow(buf);
+    }
+    if len == 0 {
+        buf.push(0);
+        return (buf, 0);
+    }
+    if groupsize > 1 {
+        for j in 0..ngroups {
+            let mut v = [0u8; 8];
+            v[..groupsize].copy_from_slice(&data[j * groupsize..(j + 1) * groupsize]);
+            let v = u64::from_le_bytes(v);
+            let sep = if j > 0 { " " } else { "" };
+            let s = format!("{sep}{v:0w$x}", w = groupsize * 2);
+            // snprintf(linebuf + lx, linebuflen - lx, ...)
+            let room = linebuflen - buf.len();
+            if s.len() >= room {
+                buf.extend_from_slice(&s.as_bytes()[..room - 1]);
+                buf.push(0);
+                return overflow(buf);
+            }
+            buf.extend_from_slice(s.as_bytes());
+        }
+    } else {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for &ch in &data[..len] {
+            for c in [HEX[usize::from(ch >> 4)], HEX[usize::from(ch & 15)], b' '] {
+                if linebuflen < buf.len() + 2 {
+                    buf.push(0);
+                    return overflow(buf);
+                }
+                buf.push(c);
+            }
+        }
+        buf.pop();
+    }
+    if ascii {
+        while buf.len() < ascii_column {
+            if linebuflen < buf.len() + 2 {
+                buf.push(0);
+                return overflow(buf);
+            }
+            buf.push(b' ');
+        }
+        for &ch in &data[..len] {
+            if linebuflen < buf.len() + 2 {
+                buf.push(0);
+                return overflow(buf);
+            }
+            buf.push(if (0x20..0x7f).contains(&ch) { ch } else { b'.' });
+        }
+    }
+    let n = buf.len() as i32;
+    buf.push(0);
+    (buf, n)
+}
+
+/// `hex_dump_to_buffer(buf, len, rowsize, groupsize, linebuf, linebuflen, ascii)`.
+fn sys_hex_dump_to_buffer(a: &mut CallArgs) -> u64 {
+    let len = (a.arg(1) as usize).min(32);
+    let Some(data) = mm::read_bytes(a.arg(0), len) else {
+        task::kill("hex_dump_to_buffer: unreadable buffer");
+        return 0;
+    };
+    let (out, ret) = hex_dump_to_buffer(
+        &data,
+        a.int(2),
+        a.int(3),
+        a.arg(5) as usize,
+        a.arg(6) & 0xff != 0,
+    );
+    if !out.is_empty() && mm::write_bytes(a.arg(4), &out).is_err() {
+        task::kill("hex_dump_to_buffer: unwritable line buffer");
+        return 0;
+    }
+    ret as i64 as u64
+}
+
+/// `print_hex_dump(level, prefix_str, prefix_type, rowsize, groupsize,
+/// buf, len, ascii)`: one `printk` per row, prefixed by nothing
+/// (`DUMP_PREFIX_NONE`), the hashed address (`DUMP_PREFIX_ADDRESS`, `%p`)
+/// or the offset (`DUMP_PREFIX_OFFSET`, `%.8x`).
+fn sys_print_hex_dump(a: &mut CallArgs) -> u64 {
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
+    let level = read_level(a.arg(0));
+    let prefix = mm::read_cstr(a.arg(1), 4096).unwrap_or_default();
+    let (prefix_type, groupsize, base, len) = (a.int(2), a.int(4), a.arg(5), a.arg(6));
+    let rowsize = match a.int(3) {
+        r @ (16 | 32) => r,
+        _ => 16,
+    };
+    let ascii = a.arg(7) & 0xff != 0;
+    let mut i = 0u64;
+    while i < len {
+        let linelen = (len - i).min(rowsize as u64) as usize;
+        let Some(data) = mm::read_bytes(base.wrapping_add(i), linelen) else {
+            task::kill("print_hex_dump: unreadable buffer");
+            return 0;
+        };
+        let (line, _) = hex_dump_to_buffer(&data, rowsize, groupsize, 32 * 3 + 2 + 32 + 1, ascii);
+        let line = line.split(|&b| b == 0).next().unwrap_or_default();
+        let mut text = level.clone();
+        text.extend_from_slice(&prefix);
+        match prefix_type {
+            1 => {
+                let p = vsnprintf(b"%p: ", &mut Args::new(&[base.wrapping_add(i)]), &*k);
+                text.extend_from_slice(&p);
+            }
+            2 => text.extend_from_slice(format!("{i:08x}: ").as_bytes()),
+            _ => {}
+        }
+        text.extend_from_slice(line);
+        text.push(b'\n');
+        store_current(&k, &text);
+        i += rowsize as u64;
+    }
+    0
+}
+
+/// `dump_stack()` / `dump_stack_lvl(log_lvl)`: the CPU line and a call
+/// trace. The trace is not emulated: it shows the one frame kload knows,
+/// the caller (the real one starts with `dump_stack_lvl` and continues
+/// down to the syscall).
+fn dump_stack_at(a: &CallArgs, level: i32) -> u64 {
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
+    let mut lines = super::panic::report_header(&k);
+    lines.push(super::panic::HARDWARE_NAME.into());
+    lines.push("Call Trace:".into());
+    lines.push(" <TASK>".into());
+    lines.push(format!(" {}", k.symbolize_return_address(a.caller())));
+    lines.push(" </TASK>".into());
+    for l in lines {
+        store_at_level(&k, level, format!("{l}\n").as_bytes());
+    }
+    0
+}
+
+fn sys_dump_stack(a: &mut CallArgs) -> u64 {
+    dump_stack_at(a, i32::from(DEFAULT_MESSAGE_LOGLEVEL))
+}
+
+fn sys_dump_stack_lvl(a: &mut CallArgs) -> u64 {
+    let level = read_level(a.arg(0));
+    let level = match level_digit(&level) {
+        l @ 0..=7 if level.first() == Some(&KERN_SOH) => l,
+        _ => i32::from(DEFAULT_MESSAGE_LOGLEVEL),
+    };
+    dump_stack_at(a, level)
+}
+
+// ---- dynamic debug (lib/dynamic_debug.c) ----
+
+/// `struct _ddebug` (include/linux/dynamic_debug.h, the same in 6.1 and
+/// 6.12): four pointers (modname, function, filename, format), then one
+/// `unsigned int` of bitfields: lineno:18, class_id:6, flags:8.
+const DDEBUG_BITS: u64 = 32;
+pub const DPRINTK_FLAGS_PRINT: u8 = 1 << 0;
+pub const DPRINTK_FLAGS_INCL_MODNAME: u8 = 1 << 1;
+pub const DPRINTK_FLAGS_INCL_FUNCNAME: u8 = 1 << 2;
+pub const DPRINTK_FLAGS_INCL_LINENO: u8 = 1 << 3;
+pub const DPRINTK_FLAGS_INCL_TID: u8 = 1 << 4;
+/// 6.2+ (`s`); 6.1 has no such flag.
+pub const DPRINTK_FLAGS_INCL_SOURCENAME: u8 = 1 << 5;
+
+/// A descriptor's flags and line number; None if unreadable.
+pub fn ddebug_flags(desc: u64) -> Option<(u8, u32)> {
+    let b = mm::read_bytes(desc.wrapping_add(DDEBUG_BITS), 4)?;
+    let v = u32::from_le_bytes(b.try_into().ok()?);
+    Some(((v >> 24) as u8, v & 0x3ffff))
+}
+
+/// Whether a call through this descriptor prints (`_DPRINTK_FLAGS_PRINT`).
+/// The kernel decides this with the descriptor's static key before the
+/// call; kload, which does not patch jump labels, checks the flag here.
+pub fn ddebug_enabled(desc: u64) -> bool {
+    ddebug_flags(desc).is_some_and(|(f, _)| f & DPRINTK_FLAGS_PRINT != 0)
+}
+
+/// `dynamic_emit_prefix`: "[pid] " for `t`, then "modname:", "function:",
+/// (6.2+) "file:", "line:" for `m`, `f`, `s`, `l`, and a space after them.
+pub fn ddebug_prefix(k: &Kernel, desc: u64) -> String {
+    let Some((flags, lineno)) = ddebug_flags(desc) else {
+        return String::new();
+    };
+    let sourcename = k.profile.version() >= (6, 2);
+    let field = |i: u64| {
+        mm::read_u64(desc.wrapping_add(8 * i))
+            .and_then(|p| mm::read_cstr(p, 4096))
+            .map(|s| String::from_utf8_lossy(&s).into_owned())
+            .unwrap_or_default()
+    };
+    let mut out = String::new();
+    if flags & DPRINTK_FLAGS_INCL_TID != 0 {
+        let pid = task::current_task().map_or(0, |t| t.pid);
+        out.push_str(&format!("[{pid}] "));
+    }
+    let after_tid = out.len();
+    if flags & DPRINTK_FLAGS_INCL_MODNAME != 0 {
+        out.push_str(&format!("{}:", field(0)));
+    }
+    if flags & DPRINTK_FLAGS_INCL_FUNCNAME != 0 {
+        out.push_str(&format!("{}:", field(1)));
+    }
+    if sourcename && flags & DPRINTK_FLAGS_INCL_SOURCENAME != 0 {
+        // trim_prefix: the path relative to the source tree; a module
+        // built out of tree keeps its full path.
+        out.push_str(&format!("{}:", field(2)));
+    }
+    if flags & DPRINTK_FLAGS_INCL_LINENO != 0 {
+        out.push_str(&format!("{lineno}:"));
+    }
+    if out.len() > after_tid {
+        out.push(' ');
+    }
+    // PREFIX_SIZE is 128 (NUL included).
+    out.truncate(127);
+    out
+}
+
+/// Apply a dynamic debug flags query (`+p`, `-p`, `=pmflt`, `+mf`, ...)
+/// to one flags byte, as `ddebug_change` does; the letters are
+/// `ddebug_parse_flags`' (`p m f l t`, and `s` from 6.2). `_` clears.
+pub fn apply_flags_query(flags: u8, query: &str, version: (u32, u32)) -> Result<u8, String> {
+    let mut chars = query.trim().chars();
+    let op = chars.next().ok_or("empty flags query")?;
+    let mut bits = 0u8;
+    for c in chars {
+        bits |= match c {
+            'p' => DPRINTK_FLAGS_PRINT,
+            'm' => DPRINTK_FLAGS_INCL_MODNAME,
+            'f' => DPRINTK_FLAGS_INCL_FUNCNAME,
+            'l' => DPRINTK_FLAGS_INCL_LINENO,
+            't' => DPRINTK_FLAGS_INCL_TID,
+            's' if version >= (6, 2) => DPRINTK_FLAGS_INCL_SOURCENAME,
+            '_' => 0,
+            c => return Err(format!("unknown flag '{c}'")),
+        };
+    }
+    match op {
+        '+' => Ok(flags | bits),
+        '-' => Ok(flags & !bits),
+        '=' => Ok(bits),
+        c => Err(format!("bad flag-op {c}")),
+    }
+}
+
+/// `set_flags(kernel, descriptors, query)`: apply a flags query to every
+/// `struct _ddebug` in `descs` (the addresses of a module's `__dyndbg`
+/// entries, 56 bytes apart on both kernels with `CONFIG_JUMP_LABEL`).
+/// Finding a module's `__dyndbg` section is the caller's part: kload's
+/// `Module` does not keep its section table.
+pub fn set_flags(kernel: &Kernel, descs: &[u64], query: &str) -> Result<usize, String> {
+    let mut changed = 0;
+    for &d in descs {
+        let at = d.wrapping_add(DDEBUG_BITS);
+        let b = mm::read_bytes(at, 4).ok_or("unreadable descriptor")?;
+        let v = u32::from_le_bytes(b.try_into().map_err(|_| "short read")?);
+        let new = apply_flags_query((v >> 24) as u8, query, kernel.profile.version())?;
+        if new != (v >> 24) as u8 {
+            let v = (v & 0x00ff_ffff) | u32::from(new) << 24;
+            mm::write_bytes(at, &v.to_le_bytes()).map_err(|e| e.to_string())?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+/// `__dynamic_pr_debug(struct _ddebug *descriptor, const char *fmt, ...)`:
+/// `printk(KERN_DEBUG "%s%pV", dynamic_emit_prefix(descriptor), ...)`.
+fn sys_dynamic_pr_debug(a: &mut CallArgs) -> u64 {
+    let Some(k) = task::current_kernel() else {
+        return 0;
+    };
+    if !ddebug_enabled(a.arg(0)) {
+        return 0;
+    }
+    let mut text = ddebug_prefix(&k, a.arg(0)).into_bytes();
+    text.extend(vsnprintf(&read_fmt(a.arg(1)), &mut a.va(2), &*k));
+    store_at_level(&k, i32::from(LOGLEVEL_DEBUG), &text);
+    0
 }
 
 pub(super) fn register(r: &mut Registry) {
     r.func("_printk", sys_printk);
+    r.func("vprintk", sys_vprintk);
+    r.func("vprintk_emit", sys_vprintk_emit);
+    r.func("__printk_ratelimit", sys_printk_ratelimit);
+    r.func("hex_dump_to_buffer", sys_hex_dump_to_buffer);
+    r.func("print_hex_dump", sys_print_hex_dump);
+    r.func("dump_stack", sys_dump_stack);
+    r.func("dump_stack_lvl", sys_dump_stack_lvl);
+    r.func("__dynamic_pr_debug", sys_dynamic_pr_debug);
 }
 
 #[cfg(test)]
@@ -261,5 +743,33 @@ mod tests {
             "{lines:?}"
         );
         assert!(lines[1].ends_with("] b"));
+    }
+
+    #[test]
+    fn hex_dump_lines_match_lib_hexdump() {
+        let data: Vec<u8> = (0x40..0x50).collect();
+        let (b, n) = hex_dump_to_buffer(&data, 16, 1, 200, true);
+        let line = "40 41 42 43 44 45 46 47 48 49 4a 4b 4c 4d 4e 4f  @ABCDEFGHIJKLMNO";
+        assert_eq!(&b[..b.len() - 1], line.as_bytes());
+        assert_eq!(n as usize, line.len());
+        let (b, _) = hex_dump_to_buffer(&data[..8], 16, 4, 200, false);
+        assert_eq!(&b[..b.len() - 1], b"43424140 47464544");
+        let (b, _) = hex_dump_to_buffer(&[1, 2, 3], 16, 2, 200, true);
+        // 3 bytes are not a whole number of 2-byte groups: bytes instead.
+        assert_eq!(
+            String::from_utf8_lossy(&b[..b.len() - 1]),
+            format!("01 02 03{}...", " ".repeat(49 - 8))
+        );
+        // Too small a buffer: the length it would have needed.
+        assert_eq!(hex_dump_to_buffer(&data, 16, 1, 8, true).1, 49 + 16);
+    }
+
+    #[test]
+    fn dyndbg_flag_queries() {
+        let v = (6, 12);
+        assert_eq!(apply_flags_query(0, "+p", v), Ok(DPRINTK_FLAGS_PRINT));
+        assert_eq!(apply_flags_query(0x7, "-p", v), Ok(0x6));
+        assert_eq!(apply_flags_query(0x1, "=mf", v), Ok(0x6));
+        assert!(apply_flags_query(0, "+s", (6, 1)).is_err());
     }
 }

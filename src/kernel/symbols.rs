@@ -52,6 +52,8 @@ pub enum Access {
 enum Def {
     Func(StubFn),
     Code(&'static [u8]),
+    /// A named trap: resolves, and reports its subsystem when called.
+    Trap(&'static str),
 }
 
 /// What subsystems register into.
@@ -94,6 +96,15 @@ impl Registry {
     pub fn data(&mut self, name: &'static str, access: Access, init: DataInit) {
         self.data.push(DataDef { name, access, init });
     }
+
+    /// A function of a subsystem kload does not emulate (PCI, USB, ...).
+    /// Unlike a missing symbol it resolves, so a module that merely links
+    /// against the subsystem loads; a call reports
+    /// `BUG: kload: <subsystem> is not emulated: <name> called` and kills
+    /// the calling task. It is not `implemented()`.
+    pub fn trap(&mut self, name: &'static str, subsystem: &'static str) {
+        self.defs.push((name, Def::Trap(subsystem)));
+    }
 }
 
 fn register_all(r: &mut Registry) {
@@ -103,6 +114,18 @@ fn register_all(r: &mut Registry) {
     super::panic::register(r);
     super::params::register(r);
     super::kstrtox::register(r);
+    super::string::register(r);
+    super::list::register(r);
+    super::bitmap::register(r);
+    super::crc::register(r);
+    super::random::register(r);
+    super::locking::register(r);
+    super::time::register(r);
+    super::slab::register(r);
+    super::device::register(r);
+    super::rcu::register(r);
+    super::module_refs::register(r);
+    super::unemulated::register(r);
 }
 
 /// Trap ids have this bit set; the rest indexes `StubTable::traps`.
@@ -111,6 +134,8 @@ const TRAP_BIT: u32 = 1 << 31;
 struct StubTable {
     names: Vec<&'static str>,
     fns: Vec<Option<StubFn>>,
+    /// The subsystem of each named trap, indexed like `fns`.
+    trap_of: Vec<Option<&'static str>>,
     by_name: HashMap<&'static str, u64>,
     /// Address -> (name, size), for symbolising kernel addresses.
     by_addr: BTreeMap<u64, (&'static str, u64)>,
@@ -147,14 +172,19 @@ fn build() -> Result<StubTable, MmError> {
         .defs
         .iter()
         .map(|(_, d)| match d {
-            Def::Func(_) => TRAMPOLINE_SIZE,
+            Def::Func(_) | Def::Trap(_) => TRAMPOLINE_SIZE,
             Def::Code(b) => b.len().div_ceil(16) * 16,
         })
         .sum();
     let code = LowRegion::alloc(size as u64, Prot::ReadWrite, "stub-text")?;
     let mut image = vec![0xccu8; size];
-    let (mut names, mut fns, mut by_name, mut by_addr) =
-        (Vec::new(), Vec::new(), HashMap::new(), BTreeMap::new());
+    let (mut names, mut fns, mut trap_of, mut by_name, mut by_addr) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        HashMap::new(),
+        BTreeMap::new(),
+    );
     let mut off = 0usize;
     let dispatch = kload_stub_dispatch as *const () as usize as u64;
     for (name, def) in reg.defs {
@@ -165,6 +195,15 @@ fn build() -> Result<StubTable, MmError> {
                 image[off..off + TRAMPOLINE_SIZE].copy_from_slice(&trampoline(id, dispatch));
                 names.push(name);
                 fns.push(Some(f));
+                trap_of.push(None);
+                TRAMPOLINE_SIZE
+            }
+            Def::Trap(subsystem) => {
+                let id = fns.len() as u32;
+                image[off..off + TRAMPOLINE_SIZE].copy_from_slice(&trampoline(id, dispatch));
+                names.push(name);
+                fns.push(None);
+                trap_of.push(Some(subsystem));
                 TRAMPOLINE_SIZE
             }
             Def::Code(bytes) => {
@@ -182,6 +221,7 @@ fn build() -> Result<StubTable, MmError> {
     Ok(StubTable {
         names,
         fns,
+        trap_of,
         by_name,
         by_addr,
         _code: code,
@@ -218,8 +258,33 @@ pub fn implemented() -> Result<Vec<&'static str>, MmError> {
         .by_name
         .keys()
         .copied()
-        .filter(|n| !t.internal.contains(n))
+        .filter(|n| !t.internal.contains(n) && trap_subsystem_in(t, n).is_none())
         .chain(t.data.iter().map(|d| d.name))
+        .collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+fn trap_subsystem_in(t: &StubTable, name: &str) -> Option<&'static str> {
+    t.names
+        .iter()
+        .position(|n| *n == name)
+        .and_then(|i| t.trap_of[i])
+}
+
+/// The subsystem of a named trap (`Registry::trap`), if `name` is one.
+pub fn trap_subsystem(name: &str) -> Result<Option<&'static str>, MmError> {
+    Ok(trap_subsystem_in(table()?, name))
+}
+
+/// Every named trap and its subsystem, sorted by name.
+pub fn named_traps() -> Result<Vec<(&'static str, &'static str)>, MmError> {
+    let t = table()?;
+    let mut v: Vec<_> = t
+        .names
+        .iter()
+        .zip(&t.trap_of)
+        .filter_map(|(n, s)| s.map(|s| (*n, s)))
         .collect();
     v.sort_unstable();
     Ok(v)
@@ -275,11 +340,18 @@ pub fn stub_name(id: u32) -> String {
 
 /// Run stub `id` (called by the dispatcher).
 pub fn call_stub(id: u32, args: &mut CallArgs) -> u64 {
-    let f = table()
-        .ok()
-        .and_then(|t| t.fns.get(id as usize).copied().flatten());
-    match f {
-        Some(f) if id & TRAP_BIT == 0 => f(args),
+    let t = table().ok();
+    let f = t.and_then(|t| t.fns.get(id as usize).copied().flatten());
+    let subsystem = t.and_then(|t| t.trap_of.get(id as usize).copied().flatten());
+    match (f, subsystem) {
+        (Some(f), _) if id & TRAP_BIT == 0 => f(args),
+        (None, Some(subsystem)) if id & TRAP_BIT == 0 => {
+            let name = stub_name(id);
+            let what = format!("{subsystem} is not emulated: {name} called");
+            super::panic::kload_bug(&what, args.caller());
+            task::kill(&what);
+            0
+        }
         _ => {
             super::panic::unimplemented_called(&stub_name(id), args.caller());
             task::kill(&format!(

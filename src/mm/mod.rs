@@ -12,6 +12,7 @@
 //! the whole range lies inside live regions with the needed permission.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use thiserror::Error;
@@ -84,6 +85,20 @@ struct Arena {
 
 static ARENA: OnceLock<Result<Mutex<Arena>, String>> = OnceLock::new();
 
+/// Bounds of the low reservation, fixed once it is made (0, 0 before): read
+/// without a lock, so that a signal handler may test an address against them.
+static LOW_BASE: AtomicU64 = AtomicU64::new(0);
+static LOW_END: AtomicU64 = AtomicU64::new(0);
+
+/// `[base, end)` of kload's low memory, or `(0, 0)` before it is reserved.
+/// Lock-free and allocation-free: async-signal-safe.
+pub fn low_range() -> (u64, u64) {
+    (
+        LOW_BASE.load(Ordering::Acquire),
+        LOW_END.load(Ordering::Acquire),
+    )
+}
+
 fn arena() -> Result<MutexGuard<'static, Arena>, MmError> {
     let a = ARENA.get_or_init(|| reserve().map(Mutex::new).map_err(|e| e.to_string()));
     match a {
@@ -130,6 +145,8 @@ fn reserve() -> Result<Arena, MmError> {
             continue;
         }
         log::debug!("mm: reserved {len:#x} bytes of low memory at {base:#x}");
+        LOW_END.store(base + len, Ordering::Release);
+        LOW_BASE.store(base, Ordering::Release);
         let mut free = BTreeMap::new();
         free.insert(base, len);
         return Ok(Arena {

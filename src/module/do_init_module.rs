@@ -141,6 +141,9 @@ fn suspicious_return(kernel: &Kernel, name: &str, ret: i32) {
 
 /// The failure path of `do_init_module`: GOING, unlinked, freed; exit is not called.
 pub(crate) fn unlink_and_free(kernel: &Kernel, module: &Arc<Module>) {
+    // kload's leak check: what the module still holds is reported before
+    // its memory (and so its symbols) goes.
+    crate::kernel::slab::report_leaks(kernel, module);
     module.set_state(ModuleState::Going);
     module.drop_uses();
     kernel.modules().retain(|m| !Arc::ptr_eq(m, module));

@@ -91,6 +91,7 @@ pub fn load_module(
         })
     };
     let (init_fn, exit_fn) = (read_field(&fields.init)?, read_field(&fields.exit)?);
+    let (bug_table, num_bugs) = bug_table(&info, &sec_addr);
     let module = Arc::new(Module {
         name: info.name.clone(),
         file: info.file().to_owned(),
@@ -99,6 +100,8 @@ pub fn load_module(
         this_module,
         init_fn,
         exit_fn,
+        bug_table,
+        num_bugs,
         state: Mutex::new(ModuleState::Unformed),
         kallsyms: Mutex::new(Kallsyms::new(
             &info,
@@ -267,6 +270,19 @@ fn verify_exported_symbols(kernel: &Kernel, module: &Module) -> Result<(), LoadE
         }
     }
     Ok(())
+}
+
+/// `module_bug_finalize`: where the relocated `__bug_table` lives and how
+/// many entries it holds.
+fn bug_table(info: &LoadInfo, sec_addr: &[Option<u64>]) -> (u64, u64) {
+    info.find_sec("__bug_table")
+        .and_then(|i| {
+            Some((
+                sec_addr[i]?,
+                info.sections[i].size / crate::kernel::bug::BUG_ENTRY_SIZE,
+            ))
+        })
+        .unwrap_or((0, 0))
 }
 
 fn param_table(info: &LoadInfo, sec_addr: &[Option<u64>], kernel: &Kernel) -> ParamTable {

@@ -125,6 +125,10 @@ pub struct Module {
     pub this_module: u64,
     pub init_fn: u64,
     pub exit_fn: u64,
+    /// Address and entry count of the relocated `__bug_table` (0, 0 when
+    /// the module has none), for BUG()/WARN() traps (`module_bug_finalize`).
+    pub bug_table: u64,
+    pub num_bugs: u64,
     pub(crate) state: Mutex<ModuleState>,
     pub(crate) mem: Mutex<ModuleMemory>,
     pub(crate) kallsyms: Mutex<Kallsyms>,

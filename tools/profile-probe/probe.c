@@ -32,6 +32,8 @@
 #include <linux/timer.h>
 #include <linux/workqueue.h>
 #include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/ratelimit_types.h>
 #include <linux/spinlock.h>
 #include <linux/completion.h>
 #include <linux/wait.h>
@@ -214,6 +216,19 @@ OFF(delayed_work, work);
 OFF(delayed_work, timer);
 
 SIZE(mutex, struct mutex);
+OFF(mutex, owner);
+OFF(mutex, wait_list);
+SIZE(rw_semaphore, struct rw_semaphore);
+OFF(rw_semaphore, count);
+OFF(rw_semaphore, owner);
+OFF(rw_semaphore, wait_list);
+SIZE(ratelimit_state, struct ratelimit_state);
+OFF(ratelimit_state, interval);
+OFF(ratelimit_state, burst);
+OFF(ratelimit_state, printed);
+OFF(ratelimit_state, missed);
+OFF(ratelimit_state, begin);
+OFF(ratelimit_state, flags);
 SIZE(spinlock_t, spinlock_t);
 SIZE(completion, struct completion);
 SIZE(wait_queue_head_t, wait_queue_head_t);
@@ -225,6 +240,9 @@ SIZE(device, struct device);
 OFF(device, init_name);
 OFF(device, driver);
 OFF(device, kobj);
+OFF(device, bus);
+OFF(device, class);
+OFF(device, parent);
 
 SIZE(file_operations, struct file_operations);
 OFF(file_operations, owner);
