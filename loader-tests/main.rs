@@ -1,9 +1,11 @@
 //! kload's integration tests: real `.ko` files built by kbuild from
 //! sample-modules/, run through the `kload` binary or the library.
 
+mod beyond;
 mod common;
 mod explain;
 mod faults;
+mod faults2;
 mod images;
 mod malformed;
 mod params;

@@ -47,6 +47,12 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     ("6.12", "needs-pci", "insmod needs-pci.ko"),
     ("6.1", "needs-pci", "rmmod needs_pci"),
     ("6.12", "needs-pci", "rmmod needs_pci"),
+    // An Oops in exit: the real kernel had already dropped the base
+    // reference (`try_release_module_ref`), so /proc/modules shows the
+    // module Unloading with a use count of -1; kload's refcount is unsigned
+    // and shows 0 (a signed refcount needs procfs, sysfs and the wire format).
+    ("6.1", "ro-after-init", "cat /proc/modules"),
+    ("6.12", "ro-after-init", "cat /proc/modules"),
 ];
 
 /// A scenario replayed in its own session.
@@ -408,6 +414,25 @@ fn replay_every_scenario_against_the_real_kernels_transcripts() {
     );
 }
 
+/// Sample modules without a real-kernel transcript, and why.
+const NO_TRANSCRIPT: &[(&str, &str)] = &[
+    (
+        "spin-forever",
+        "a real kernel reports the soft lockup only after 20 s+ and never ends the task",
+    ),
+    (
+        "stack-overflow",
+        "the real kernel panics (Fatal exception in interrupt), so record.sh writes no \
+         transcript; the serial excerpts are in loader-tests/faults2-real/",
+    ),
+    (
+        "init-after",
+        "uses freed __init code and __initdata from exit: undefined on the real kernel \
+         (the pages may be reused, or it may crash the guest), so it is not recorded; \
+         kload keeps them unmapped and names the access (loader-tests/beyond.rs)",
+    ),
+];
+
 /// Every sample module has a transcript of the real kernel on each kernel.
 #[test]
 fn every_sample_module_has_a_transcript_for_each_kernel() {
@@ -424,6 +449,9 @@ fn every_sample_module_has_a_transcript_for_each_kernel() {
         for entry in std::fs::read_dir(root().join("sample-modules").join(series)).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
             if let Some(module) = name.strip_suffix(".ko") {
+                if NO_TRANSCRIPT.iter().any(|(m, _)| *m == module) {
+                    continue;
+                }
                 assert!(
                     transcripts.contains(&format!("insmod {module}.ko"))
                         || transcripts.contains(&format!("/{module}.ko")),

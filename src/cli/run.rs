@@ -30,7 +30,30 @@ pub fn main(args: &[String]) -> i32 {
         }
         rest_args.push(a.clone());
     }
-    let args = rest_args.as_slice();
+    // --watchdog=SECS (the soft-lockup threshold) is taken out here too.
+    let mut json = false;
+    let mut kept = Vec::new();
+    for (i, a) in rest_args.iter().enumerate() {
+        let is_flag = rest_args[..i].iter().all(|p| p.starts_with('-'));
+        if is_flag {
+            if let Some(v) = a.strip_prefix("--watchdog=") {
+                match kload::exec::watchdog::parse_secs(v) {
+                    Some(d) => kload::exec::watchdog::set_threshold(d),
+                    None => {
+                        eprintln!("kload run: --watchdog: not a number of seconds: {v}");
+                        return 2;
+                    }
+                }
+                continue;
+            }
+            if a == "--json" {
+                json = true;
+                continue;
+            }
+        }
+        kept.push(a.clone());
+    }
+    let args = kept.as_slice();
     let (flags, rest) = match super::take_flags(args, &["--allow-missing", "--trace"]) {
         Ok(v) => v,
         Err(e) => {
@@ -40,7 +63,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let Some((file, params)) = rest.split_first() else {
         eprintln!(
-            "usage: kload run [--allow-missing] [--trace] [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]"
+            "usage: kload run [--allow-missing] [--trace] [--json] [--watchdog=SECS] [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]"
         );
         return 2;
     };
@@ -88,6 +111,12 @@ pub fn main(args: &[String]) -> i32 {
     if flags.contains(&"--trace") {
         for line in kernel.trace.format(&kernel) {
             println!("{line}");
+        }
+    }
+    if json {
+        // One JSON object per line per report, after the run.
+        for r in kload::kernel::panic::take_reports(&kernel) {
+            println!("{}", r.to_json());
         }
     }
     status

@@ -79,6 +79,8 @@ pub unsafe extern "C" fn kload_stub_dispatch(regs: *const [u64; 6], stack: u64, 
     // SAFETY: per this function's contract, the trampoline pushed exactly six
     // registers at `regs` just before calling.
     let regs = unsafe { *regs };
+    // Back in kload: the watchdog does not count time spent in stubs.
+    task::note_module_code(false);
     let mut args = CallArgs { regs, stack };
     let rax = match catch_unwind(AssertUnwindSafe(|| symbols::call_stub(id, &mut args))) {
         Ok(v) => v,
@@ -96,5 +98,6 @@ pub unsafe extern "C" fn kload_stub_dispatch(regs: *const [u64; 6], stack: u64, 
         }
     };
     task::finish_if_killed();
+    task::note_module_code(true);
     rax
 }

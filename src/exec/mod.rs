@@ -6,3 +6,4 @@ pub mod entry;
 pub mod percpu;
 pub mod signal;
 pub mod task;
+pub mod watchdog;

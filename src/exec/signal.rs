@@ -29,6 +29,7 @@ use std::sync::{Once, OnceLock};
 
 use super::entry::{self, FaultFrame};
 use super::task;
+use super::watchdog;
 use crate::mm;
 
 /// The general registers at the fault, as `struct pt_regs` has them.
@@ -122,22 +123,42 @@ pub const KILLED_SIGKILL: &str = "Oops: the kernel killed the task (SIGKILL)";
 /// protection): the task ends with SIGSEGV ("Segmentation fault", 139).
 pub const KILLED_SIGSEGV: &str = "Oops: the kernel killed the task (SIGSEGV)";
 
-/// The signals a kernel exception arrives as.
-const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+/// The kill reason of the soft-lockup watchdog: the kernel would leave
+/// the task spinning; kload ends it with SIGKILL ("Killed", 137).
+pub const KILLED_WATCHDOG: &str = "soft lockup: the watchdog killed the task (SIGKILL)";
+
+/// The signals a kernel exception arrives as, and the watchdog's.
+const SIGNALS: [libc::c_int; 5] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    watchdog::SIGNAL,
+];
 
 /// The actions that were installed before ours (Rust's stack-overflow
 /// handler for SIGSEGV/SIGBUS), restored for a fault that is not module
 /// code's.
-static PREVIOUS: [OnceLock<libc::sigaction>; 4] = [const { OnceLock::new() }; 4];
+static PREVIOUS: [OnceLock<libc::sigaction>; 5] = [const { OnceLock::new() }; 5];
 
 /// Size of each kernel task's alternate signal stack.
 const ALT_STACK_SIZE: usize = 64 * 1024;
+
+/// Size of each kernel task's emergency stack, where a stack overflow is
+/// reported (the kernel's double-fault IST stack): the report is built by
+/// Rust code, which needs room.
+const EMERGENCY_STACK_SIZE: usize = 256 * 1024;
 
 thread_local! {
     /// Set while this thread runs a kernel task.
     static IN_TASK: Cell<bool> = const { Cell::new(false) };
     /// The usable part of the task's kernel stack, `[low, high)`.
     static TASK_STACK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    /// The lowest byte of the task's stack guard page (the guard ends at
+    /// the stack's low end).
+    static GUARD_LOW: Cell<u64> = const { Cell::new(0) };
+    /// The 16-byte aligned top of the task's emergency stack.
+    static EMERGENCY_TOP: Cell<u64> = const { Cell::new(0) };
     /// The last fault of module code on this thread.
     static SLOT: Cell<Fault> = const { Cell::new(Fault::EMPTY) };
 }
@@ -151,7 +172,9 @@ pub fn install() {
             // value, filled in below before use.
             let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
             act.sa_sigaction = handler as *const () as usize;
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+            // SA_RESTART: a watchdog signal that finds the task in kload
+            // is ignored and must not interrupt kload's system calls.
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
             // SAFETY: sa_mask is a valid sigset_t owned by `act`.
             unsafe { libc::sigemptyset(&mut act.sa_mask) };
             // SAFETY: see above; the previous action is written to `old`.
@@ -176,15 +199,19 @@ pub fn install() {
 /// stack and the marks the handler checks. Undone on drop.
 pub struct TaskFaults {
     _alt: Vec<u8>,
+    _emergency: Vec<u8>,
     old: libc::stack_t,
 }
 
 impl TaskFaults {
     /// Set up fault handling for the calling thread, which runs a task
-    /// whose kernel stack usable part is `[stack_low, stack_high)`.
-    pub fn enter(stack_low: u64, stack_high: u64) -> std::io::Result<TaskFaults> {
+    /// whose kernel stack usable part is `[stack_low, stack_high)`, with
+    /// its guard page at `[guard_low, stack_low)`.
+    pub fn enter(stack_low: u64, stack_high: u64, guard_low: u64) -> std::io::Result<TaskFaults> {
         install();
         let mut alt = vec![0u8; ALT_STACK_SIZE];
+        let emergency = vec![0u8; EMERGENCY_STACK_SIZE];
+        let emergency_top = (emergency.as_ptr() as u64 + EMERGENCY_STACK_SIZE as u64 - 64) & !15;
         let new = libc::stack_t {
             ss_sp: alt.as_mut_ptr().cast(),
             ss_flags: 0,
@@ -199,8 +226,14 @@ impl TaskFaults {
             return Err(std::io::Error::last_os_error());
         }
         TASK_STACK.with(|s| s.set((stack_low, stack_high)));
+        GUARD_LOW.with(|g| g.set(guard_low));
+        EMERGENCY_TOP.with(|e| e.set(emergency_top));
         IN_TASK.with(|t| t.set(true));
-        Ok(TaskFaults { _alt: alt, old })
+        Ok(TaskFaults {
+            _alt: alt,
+            _emergency: emergency,
+            old,
+        })
     }
 }
 
@@ -208,6 +241,8 @@ impl Drop for TaskFaults {
     fn drop(&mut self) {
         IN_TASK.with(|t| t.set(false));
         TASK_STACK.with(|s| s.set((0, 0)));
+        GUARD_LOW.with(|g| g.set(0));
+        EMERGENCY_TOP.with(|e| e.set(0));
         // SAFETY: restores the thread's previous alternate stack (or none),
         // before `self._alt` is freed; `self.old` came from sigaltstack.
         unsafe { libc::sigaltstack(&self.old, std::ptr::null_mut()) };
@@ -248,12 +283,24 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
     let (rip, rsp) = (reg(libc::REG_RIP), reg(libc::REG_RSP));
     let (low, high) = mm::low_range();
     let (stack_low, stack_high) = TASK_STACK.with(Cell::get);
-    let ours = IN_TASK.with(Cell::get)
-        && si_code > 0
-        && rip >= low
-        && rip < high
-        && rsp >= stack_low + 8
-        && rsp <= stack_high;
+    let guard_low = GUARD_LOW.with(Cell::get);
+    let in_task = IN_TASK.with(Cell::get) && rip >= low && rip < high;
+    let on_stack = rsp >= stack_low + 8 && rsp <= stack_high;
+    if sig == watchdog::SIGNAL {
+        // The watchdog's signal (tgkill: SI_TKILL). It may find the task
+        // already back in kload: then it is not stuck, and nothing happens.
+        if !(in_task && on_stack && si_code == libc::SI_TKILL) {
+            return;
+        }
+    }
+    // A fault on the guard page (or with RSP in it): the stack is
+    // exhausted, so the report runs on the emergency stack.
+    let in_guard = |a: u64| guard_low != 0 && a >= guard_low && a < stack_low + 8;
+    let overflow = sig == libc::SIGSEGV && (in_guard(si_addr) || in_guard(rsp));
+    let emergency_top = EMERGENCY_TOP.with(Cell::get);
+    let ours = in_task
+        && (sig == watchdog::SIGNAL || si_code > 0)
+        && (on_stack || (overflow && emergency_top != 0));
     if !ours {
         pass_on(sig, si_code);
         return;
@@ -286,11 +333,15 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
         },
     };
     SLOT.with(|s| s.set(fault));
-    let slot = rsp - 8;
-    // SAFETY: `slot` lies in this task's own kernel stack (checked above:
-    // rsp - 8 >= its lowest usable byte), below the interrupted frame, which
-    // module code does not use (-mno-red-zone): an exception entry would
-    // push there too.
+    // Even with RSP still just above the guard, the stack has too little
+    // room left for the report.
+    let slot = if overflow { emergency_top - 8 } else { rsp - 8 };
+    // SAFETY: `slot` lies either in this task's own kernel stack (checked
+    // above: rsp - 8 >= its lowest usable byte), below the interrupted
+    // frame, which module code does not use (-mno-red-zone): an exception
+    // entry would push there too; or at the top of the task's emergency
+    // stack (a live buffer owned by its TaskFaults), which nothing else
+    // uses.
     unsafe { (slot as *mut u64).write(rip) };
     g[libc::REG_RSP as usize] = slot as i64;
     g[libc::REG_RIP as usize] = entry::fault_entry_address() as i64;
@@ -306,12 +357,17 @@ extern "C" fn handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut li
 pub unsafe extern "C" fn kload_fault_dispatch(frame: *mut FaultFrame) -> u64 {
     // SAFETY: per this function's contract, `frame` is the live frame.
     let frame_rip = unsafe { (*frame).rip };
+    // The time spent reporting is kload's, not module code's.
+    task::note_module_code(false);
     let fault = SLOT.with(Cell::get);
     // Everything that owns memory lives inside `decide` and is gone when it
     // returns: the kill path below leaves this frame without unwinding it.
     let outcome = decide(&fault, frame_rip);
     match outcome {
-        Outcome::Resume(rip) => rip,
+        Outcome::Resume(rip) => {
+            task::note_module_code(true);
+            rip
+        }
         Outcome::Kill(reason) => {
             task::kill(reason);
             task::finish_if_killed();

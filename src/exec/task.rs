@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::entry::{self, EnterCtx};
 use super::percpu::set_gs_base;
 use super::signal::TaskFaults;
+use super::watchdog::{self, Watch};
 use crate::kernel::sched::SchedError;
 use crate::kernel::Kernel;
 use crate::mm::{LowRegion, MmError, Prot, PAGE_SIZE};
@@ -71,6 +72,18 @@ impl Task {
     pub fn stack_contains(&self, addr: u64) -> bool {
         self.stack.contains(addr)
     }
+
+    /// The guard page at the bottom of the kernel stack, `[low, high)`: a
+    /// fault there is a stack overflow.
+    pub fn guard_range(&self) -> (u64, u64) {
+        (self.stack.addr(), self.stack.addr() + PAGE_SIZE)
+    }
+
+    /// The usable kernel stack, `[low, high)` (what the kernel's
+    /// `stack_info` calls begin..end).
+    pub fn stack_range(&self) -> (u64, u64) {
+        (self.stack.addr() + PAGE_SIZE, self.stack.end())
+    }
 }
 
 struct Running {
@@ -79,6 +92,17 @@ struct Running {
     /// The `kload_enter` frames of this task, innermost last.
     ctxs: Vec<*const EnterCtx>,
     death: Option<String>,
+    /// The soft-lockup watchdog's view of this task.
+    watch: Arc<Watch>,
+}
+
+/// Retires the task's watch when the task ends, however it ends.
+struct Retire(Arc<Watch>);
+
+impl Drop for Retire {
+    fn drop(&mut self) {
+        self.0.retire();
+    }
 }
 
 thread_local! {
@@ -106,7 +130,11 @@ fn task_main<R>(kernel: &Arc<Kernel>, comm: &str, f: impl FnOnce() -> R) -> Resu
     let task = Arc::new(Task::new(kernel, comm)?);
     // Faults of module code on this thread become the kernel's reports
     // (see `signal`), until the task ends.
-    let _faults = TaskFaults::enter(task.stack.addr() + PAGE_SIZE, task.stack.end())?;
+    let (guard_low, _) = task.guard_range();
+    let (stack_low, stack_high) = task.stack_range();
+    let _faults = TaskFaults::enter(stack_low, stack_high, guard_low)?;
+    let watch = watchdog::register();
+    let _retire = Retire(Arc::clone(&watch));
     set_gs_base(kernel.percpu.base())?;
     kernel.sched.switch_to(&kernel.percpu, task.task_struct)?;
     RUNNING.with(|r| {
@@ -115,6 +143,7 @@ fn task_main<R>(kernel: &Arc<Kernel>, comm: &str, f: impl FnOnce() -> R) -> Resu
             task: Arc::clone(&task),
             ctxs: Vec::new(),
             death: None,
+            watch,
         })
     });
     let result = f();
@@ -141,6 +170,7 @@ pub fn call_module(func: u64, args: [u64; 6]) -> Result<u64, String> {
             0
         };
         running.ctxs.push(&*ctx);
+        running.watch.enter_module();
         Some(top)
     });
     let Some(stack_top) = stack_top else {
@@ -154,6 +184,7 @@ pub fn call_module(func: u64, args: [u64; 6]) -> Result<u64, String> {
         let mut r = r.borrow_mut();
         let running = r.as_mut().ok_or_else(|| "task state vanished".to_owned())?;
         running.ctxs.pop();
+        running.watch.leave_module();
         match &running.death {
             Some(reason) => Err(reason.clone()),
             None => Ok(rax),
@@ -193,6 +224,28 @@ pub fn finish_if_killed() {
 /// The kernel whose task is running on this thread.
 pub fn current_kernel() -> Option<Arc<Kernel>> {
     RUNNING.with(|r| r.borrow().as_ref().map(|r| Arc::clone(&r.kernel)))
+}
+
+/// The watchdog's view of the task running on this thread.
+pub fn current_watch() -> Option<Arc<Watch>> {
+    RUNNING.with(|r| r.borrow().as_ref().map(|r| Arc::clone(&r.watch)))
+}
+
+/// Mark the current task as inside module code (`true`: a stub returns to
+/// it) or back in kload (`false`: a stub was called, a fault is handled),
+/// for the watchdog.
+pub fn note_module_code(inside: bool) {
+    RUNNING.with(|r| {
+        if let Ok(r) = r.try_borrow() {
+            if let Some(running) = r.as_ref() {
+                if inside {
+                    running.watch.enter_module();
+                } else {
+                    running.watch.leave_module();
+                }
+            }
+        }
+    });
 }
 
 /// The task running on this thread.

@@ -8,11 +8,14 @@
 //! faulting task; it logs the report and says whether the task goes on (a
 //! WARN resumes after its `ud2`) or dies.
 
-use super::panic::{report_oops, show_regs, CUT_HERE, END_TRACE, TAINT_WARN};
+use super::panic::{
+    report_oops, report_oops_trace_from, show_regs, ReportBuilder, ReportKind, CUT_HERE, END_TRACE,
+    TAINT_SOFTLOCKUP, TAINT_WARN,
+};
 use super::printk::{LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOGLEVEL_WARNING};
 use super::Kernel;
-use crate::exec::signal::{Fault, Outcome, KILLED_SIGKILL, KILLED_SIGSEGV};
-use crate::exec::task;
+use crate::exec::signal::{Fault, Outcome, KILLED_SIGKILL, KILLED_SIGSEGV, KILLED_WATCHDOG};
+use crate::exec::{task, watchdog};
 use crate::mm;
 
 /// `struct bug_entry` with relative pointers and `DEBUG_BUGVERBOSE`: s32
@@ -97,22 +100,104 @@ pub fn find_bug(k: &Kernel, addr: u64) -> Option<BugEntry> {
 
 /// Report a fault of module code and decide what happens to the task.
 pub fn handle_fault(k: &Kernel, f: &Fault) -> Outcome {
+    let oops = |what: &str| {
+        let mut b = ReportBuilder::new(k, ReportKind::Oops, Some(f.regs.rip));
+        report_oops(&mut b, what, 0, &f.regs, None);
+        b.finish();
+        Outcome::Kill(KILLED_SIGSEGV)
+    };
     match f.signo {
+        watchdog::SIGNAL => soft_lockup(k, f),
         libc::SIGILL => invalid_op(k, f),
-        libc::SIGFPE => {
-            report_oops(k, "divide error", 0, &f.regs, None);
-            Outcome::Kill(KILLED_SIGSEGV)
-        }
-        libc::SIGSEGV if f.trapno == X86_TRAP_GP => {
-            report_oops(k, "general protection fault", 0, &f.regs, None);
-            Outcome::Kill(KILLED_SIGSEGV)
-        }
-        libc::SIGSEGV if f.trapno == X86_TRAP_DE => {
-            report_oops(k, "divide error", 0, &f.regs, None);
-            Outcome::Kill(KILLED_SIGSEGV)
-        }
+        libc::SIGFPE => oops("divide error"),
+        libc::SIGSEGV if hits_stack_guard(f) => stack_overflow(k, f),
+        libc::SIGSEGV if f.trapno == X86_TRAP_GP => oops("general protection fault"),
+        libc::SIGSEGV if f.trapno == X86_TRAP_DE => oops("divide error"),
         _ => page_fault_oops(k, f),
     }
+}
+
+/// Whether a SIGSEGV is the current task's stack running into its guard
+/// page (the address, or RSP, lies in it).
+fn hits_stack_guard(f: &Fault) -> bool {
+    let Some(t) = task::current_task() else {
+        return false;
+    };
+    let (low, high) = t.guard_range();
+    let inside = |a: u64| a >= low && a < high;
+    inside(f.addr) || inside(f.regs.rsp)
+}
+
+/// `hashed %p` of the kernel, for the stack overflow line.
+fn hashed(k: &Kernel, addr: u64) -> String {
+    struct One(u64);
+    impl crate::kernel::vsprintf::VaList for One {
+        fn next_arg(&mut self) -> u64 {
+            self.0
+        }
+    }
+    String::from_utf8_lossy(&crate::kernel::vsprintf::vsnprintf(
+        b"%p",
+        &mut One(addr),
+        k,
+    ))
+    .into_owned()
+}
+
+/// `handle_stack_overflow` (arch/x86/kernel/traps.c, 6.1 and 6.12): the
+/// guard page line, then `die("stack guard page", regs, 0)`; the task dies
+/// with SIGSEGV. The report runs on the task's emergency stack.
+fn stack_overflow(k: &Kernel, f: &Fault) -> Outcome {
+    let Some(t) = task::current_task() else {
+        return Outcome::Kill(KILLED_SIGSEGV);
+    };
+    let (begin, end) = t.stack_range();
+    let mut b = ReportBuilder::new(k, ReportKind::StackOverflow, Some(f.regs.rip));
+    b.emit(
+        LOGLEVEL_EMERG,
+        &format!(
+            "BUG: TASK stack guard page was hit at {} (stack is {}..{})",
+            hashed(k, f.addr),
+            hashed(k, begin),
+            hashed(k, end),
+        ),
+    );
+    // The guard page cannot be read: the trace starts above it.
+    let trace_from = f.regs.rsp.max(begin);
+    report_oops_trace_from(&mut b, "stack guard page", 0, &f.regs, None, trace_from);
+    // The overflow is handled on the double-fault stack: `oops_end` sees
+    // an interrupt context and panics. kload ends only the task.
+    b.emit(
+        LOGLEVEL_EMERG,
+        "Kernel panic - not syncing: Fatal exception in interrupt",
+    );
+    b.finish();
+    Outcome::Kill(KILLED_SIGSEGV)
+}
+
+/// `watchdog_timer_fn` (kernel/watchdog.c, 6.1 and 6.12) when the task
+/// has been stuck in module code past the threshold: the soft lockup line,
+/// the module list, `show_regs`; taints L. Debian boots with
+/// `softlockup_panic=0`, so the kernel goes on (and the task keeps
+/// spinning); kload kills the task so that a run always ends.
+fn soft_lockup(k: &Kernel, f: &Fault) -> Outcome {
+    let secs = task::current_watch().map_or(0, |w| w.stuck_secs());
+    let mut b = ReportBuilder::new(k, ReportKind::SoftLockup, Some(f.regs.rip));
+    let (pid, comm) = task::current_task().map_or((0, String::new()), |t| (t.pid, t.comm.clone()));
+    b.emit(
+        LOGLEVEL_EMERG,
+        &format!("watchdog: BUG: soft lockup - CPU#0 stuck for {secs}s! [{comm}:{pid}]"),
+    );
+    b.emit(
+        LOGLEVEL_WARNING,
+        &format!("Modules linked in:{}", k.modules_linked_in()),
+    );
+    for line in show_regs(k, &f.regs, 0) {
+        b.emit(LOGLEVEL_WARNING, &line);
+    }
+    k.taint.add(TAINT_SOFTLOCKUP);
+    b.finish();
+    Outcome::Kill(KILLED_WATCHDOG)
 }
 
 /// `handle_bug` / `report_bug`: a `ud2` with a table entry is a WARN (go
@@ -122,10 +207,11 @@ fn invalid_op(k: &Kernel, f: &Fault) -> Outcome {
     let is_ud2 = mm::read_bytes(rip, 2).is_some_and(|b| b == [0x0f, 0x0b]);
     let bug = if is_ud2 { find_bug(k, rip) } else { None };
     let Some(bug) = bug else {
-        report_oops(k, "invalid opcode", 0, &f.regs, None);
+        let mut b = ReportBuilder::new(k, ReportKind::Oops, Some(rip));
+        report_oops(&mut b, "invalid opcode", 0, &f.regs, None);
+        b.finish();
         return Outcome::Kill(KILLED_SIGSEGV);
     };
-    let log = &k.log;
     let warning = bug.flags & BUGFLAG_WARNING != 0;
     if warning && bug.flags & BUGFLAG_ONCE != 0 {
         if bug.flags & BUGFLAG_DONE != 0 {
@@ -136,16 +222,24 @@ fn invalid_op(k: &Kernel, f: &Fault) -> Outcome {
             log::warn!("cannot mark the WARN_ON_ONCE at {rip:#x} as done: {e}");
         }
     }
+    let kind = if warning {
+        ReportKind::Warning
+    } else {
+        ReportKind::Bug
+    };
+    let mut b = ReportBuilder::new(k, kind, Some(rip));
+    b.set_location(bug.file.clone(), Some(u32::from(bug.line)));
     if bug.flags & BUGFLAG_NO_CUT_HERE == 0 {
-        log.emit(LOGLEVEL_WARNING, CUT_HERE);
+        b.emit(LOGLEVEL_WARNING, CUT_HERE);
     }
     if warning {
-        warn(k, &bug, f);
+        warn(&mut b, &bug, f);
+        b.finish();
         return Outcome::Resume(rip + 2);
     }
     match bug.location() {
-        Some(at) => log.emit(LOGLEVEL_CRIT, &format!("kernel BUG at {at}!")),
-        None => log.emit(
+        Some(at) => b.emit(LOGLEVEL_CRIT, &format!("kernel BUG at {at}!")),
+        None => b.emit(
             LOGLEVEL_CRIT,
             &format!(
                 "Kernel BUG at {} [verbose debug info unavailable]",
@@ -153,29 +247,30 @@ fn invalid_op(k: &Kernel, f: &Fault) -> Outcome {
             ),
         ),
     }
-    report_oops(k, "invalid opcode", 0, &f.regs, None);
+    report_oops(&mut b, "invalid opcode", 0, &f.regs, None);
+    b.finish();
     Outcome::Kill(KILLED_SIGSEGV)
 }
 
 /// `__warn`: the WARNING line, the module list, the registers and trace,
 /// the end marker; then the entry's taint.
-fn warn(k: &Kernel, bug: &BugEntry, f: &Fault) {
-    let log = &k.log;
+fn warn(b: &mut ReportBuilder<'_>, bug: &BugEntry, f: &Fault) {
+    let k = b.kernel();
     let pid = task::current_task().map_or(0, |t| t.pid);
     let site = k.symbolize(f.regs.rip);
     let line = match bug.location() {
         Some(at) => format!("WARNING: CPU: 0 PID: {pid} at {at} {site}"),
         None => format!("WARNING: CPU: 0 PID: {pid} at {site}"),
     };
-    log.emit(LOGLEVEL_WARNING, &line);
-    log.emit(
+    b.emit(LOGLEVEL_WARNING, &line);
+    b.emit(
         LOGLEVEL_WARNING,
         &format!("Modules linked in:{}", k.modules_linked_in()),
     );
     for line in show_regs(k, &f.regs, 0) {
-        log.emit(LOGLEVEL_WARNING, &line);
+        b.emit(LOGLEVEL_WARNING, &line);
     }
-    log.emit(LOGLEVEL_WARNING, END_TRACE);
+    b.emit(LOGLEVEL_WARNING, END_TRACE);
     let taint = bug.taint();
     if taint < 32 {
         k.taint.add(taint);
@@ -187,7 +282,7 @@ fn warn(k: &Kernel, bug: &BugEntry, f: &Fault) {
 /// `page_fault_oops` and `show_fault_oops`: a fault on a kernel address
 /// that nothing fixes up.
 fn page_fault_oops(k: &Kernel, f: &Fault) -> Outcome {
-    let log = &k.log;
+    let mut b = ReportBuilder::new(k, ReportKind::Oops, Some(f.regs.rip));
     let address = f.addr;
     // The host CPU ran module code in user mode; the kernel would not have.
     let err = if f.trapno == X86_TRAP_PF {
@@ -197,7 +292,7 @@ fn page_fault_oops(k: &Kernel, f: &Fault) -> Outcome {
         0
     };
     if err & X86_PF_INSTR != 0 && err & X86_PF_PROT != 0 {
-        log.emit(
+        b.emit(
             LOGLEVEL_CRIT,
             "kernel tried to execute NX-protected page - exploit attempt? (uid: 0)",
         );
@@ -207,7 +302,7 @@ fn page_fault_oops(k: &Kernel, f: &Fault) -> Outcome {
     } else {
         format!("BUG: unable to handle page fault for address: {address:016x}")
     };
-    log.emit(LOGLEVEL_ALERT, &what);
+    b.emit(LOGLEVEL_ALERT, &what);
     let access = if err & X86_PF_INSTR != 0 {
         "instruction fetch"
     } else if err & X86_PF_WRITE != 0 {
@@ -215,7 +310,7 @@ fn page_fault_oops(k: &Kernel, f: &Fault) -> Outcome {
     } else {
         "read access"
     };
-    log.emit(
+    b.emit(
         LOGLEVEL_ALERT,
         &format!("#PF: supervisor {access} in kernel mode"),
     );
@@ -228,20 +323,62 @@ fn page_fault_oops(k: &Kernel, f: &Fault) -> Outcome {
     } else {
         "permissions violation"
     };
-    log.emit(
+    b.emit(
         LOGLEVEL_ALERT,
         &format!("#PF: error_code(0x{err:04x}) - {why}"),
     );
     // `dump_pagetable`: kload has no page tables to walk.
-    log.emit(LOGLEVEL_ALERT, "PGD 0 P4D 0 ");
-    report_oops(k, "Oops", err, &f.regs, Some(address));
+    b.emit(LOGLEVEL_ALERT, "PGD 0 P4D 0 ");
+    if let Some(line) = beyond_the_kernel(k, address, err) {
+        b.emit(LOGLEVEL_ALERT, &line);
+    }
+    report_oops(&mut b, "Oops", err, &f.regs, Some(address));
     if let Some(t) = task::current_task() {
-        log.emit(
+        b.emit(
             LOGLEVEL_EMERG,
             &format!("note: {}[{}] exited with irqs disabled", t.comm, t.pid),
         );
     }
+    b.finish();
     Outcome::Kill(KILLED_SIGKILL)
+}
+
+/// kload's own line in a page-fault Oops, where the kernel would crash or
+/// silently use reused memory: an access to a module's init memory after
+/// it was freed, or a write to its `__ro_after_init` data after init.
+fn beyond_the_kernel(k: &Kernel, address: u64, err: u64) -> Option<String> {
+    use crate::module::layout_sections::MemType;
+    let modules = k.module_list();
+    // Memory since reused by a module is that module's now.
+    let owner = modules.iter().find(|m| m.contains(address));
+    if let Some(m) = owner {
+        if err & X86_PF_WRITE == 0 || m.freed_init().is_none() {
+            return None;
+        }
+        let (name, off) = m.symbol_in(MemType::RoAfterInit, address)?;
+        return Some(format!(
+            "kload: {}: write to __ro_after_init variable {name}+{off:#x} after init",
+            m.name
+        ));
+    }
+    modules.iter().find_map(|m| {
+        let freed = m.freed_init()?;
+        let (mem, _, _) = freed.region_of(address)?;
+        let what = if mem.is_text() {
+            "__init code"
+        } else {
+            "__initdata"
+        };
+        let at = freed
+            .symbol(address)
+            .map_or(format!("{address:#x}"), |(name, off)| {
+                format!("{name}+{off:#x}")
+            });
+        Some(format!(
+            "kload: {}: access to {what} {at} after init (freed at init end)",
+            m.name
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! unimplemented symbols, and `__warn_printk`, the first half of `WARN()`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use super::printk::{LOGLEVEL_EMERG, LOGLEVEL_ERR, LOGLEVEL_WARNING};
 use super::symbols::Registry;
@@ -20,6 +21,7 @@ pub const TAINT_FORCED_RMMOD: u32 = 3;
 pub const TAINT_DIE: u32 = 7;
 pub const TAINT_WARN: u32 = 9;
 pub const TAINT_CRAP: u32 = 10;
+pub const TAINT_SOFTLOCKUP: u32 = 14;
 pub const TAINT_OOT_MODULE: u32 = 12;
 pub const TAINT_UNSIGNED_MODULE: u32 = 13;
 pub const TAINT_LIVEPATCH: u32 = 15;
@@ -103,6 +105,203 @@ pub fn module_flags(mask: u32) -> String {
         .filter(|(i, f)| f.2 && mask & (1 << i) != 0)
         .map(|(_, f)| f.0)
         .collect()
+}
+
+/// What kind of report a `Report` is (its `kind` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// An Oops: page fault, divide error, general protection, invalid opcode.
+    Oops,
+    Warning,
+    /// BUG()/BUG_ON().
+    Bug,
+    SoftLockup,
+    StackOverflow,
+    /// Memory the module never freed (and other allocator findings).
+    Leak,
+    /// A call into a kernel function kload does not implement.
+    Unimplemented,
+}
+
+impl ReportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Oops => "oops",
+            ReportKind::Warning => "warning",
+            ReportKind::Bug => "bug",
+            ReportKind::SoftLockup => "soft_lockup",
+            ReportKind::StackOverflow => "stack_overflow",
+            ReportKind::Leak => "leak",
+            ReportKind::Unimplemented => "unimplemented",
+        }
+    }
+}
+
+/// One kernel report, structured when it is built (for `kload run --json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub kind: ReportKind,
+    /// The module the code at fault belongs to.
+    pub module: Option<String>,
+    /// `function+0xoff/0xsize` of the code at fault.
+    pub function: Option<String>,
+    /// Source location, where the module says (`__bug_table`).
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// The report's lines, as logged (without timestamps).
+    pub lines: Vec<String>,
+    pub pid: u32,
+    pub comm: String,
+    /// `print_tainted()` after the report.
+    pub taint: String,
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn json_opt(out: &mut String, v: Option<&str>) {
+    match v {
+        Some(s) => json_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+impl Report {
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        let mut o = String::from("{\"kind\":");
+        json_str(&mut o, self.kind.as_str());
+        o.push_str(",\"module\":");
+        json_opt(&mut o, self.module.as_deref());
+        o.push_str(",\"function\":");
+        json_opt(&mut o, self.function.as_deref());
+        o.push_str(",\"file\":");
+        json_opt(&mut o, self.file.as_deref());
+        o.push_str(",\"line\":");
+        match self.line {
+            Some(l) => o.push_str(&l.to_string()),
+            None => o.push_str("null"),
+        }
+        o.push_str(",\"task\":{\"pid\":");
+        o.push_str(&self.pid.to_string());
+        o.push_str(",\"comm\":");
+        json_str(&mut o, &self.comm);
+        o.push_str("},\"taint\":");
+        json_str(&mut o, &self.taint);
+        o.push_str(",\"lines\":[");
+        for (i, l) in self.lines.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            json_str(&mut o, l);
+        }
+        o.push_str("]}");
+        o
+    }
+}
+
+/// The reports of every kernel of this process, keyed by the kernel's
+/// address, oldest first. (A field of `Kernel` would be the natural home;
+/// kept here so that the report builders own it.)
+static REPORTS: Mutex<Vec<(usize, Report)>> = Mutex::new(Vec::new());
+
+/// At most this many reports are kept per process.
+const MAX_REPORTS: usize = 4096;
+
+fn kernel_key(k: &Kernel) -> usize {
+    k as *const Kernel as usize
+}
+
+/// Record a finished report of kernel `k`.
+pub fn push_report(k: &Kernel, r: Report) {
+    if let Ok(mut v) = REPORTS.lock() {
+        if v.len() < MAX_REPORTS {
+            v.push((kernel_key(k), r));
+        }
+    }
+}
+
+/// The reports of kernel `k` so far, oldest first; they are forgotten.
+pub fn take_reports(k: &Kernel) -> Vec<Report> {
+    let key = kernel_key(k);
+    let Ok(mut v) = REPORTS.lock() else {
+        return Vec::new();
+    };
+    let (mine, rest): (Vec<_>, Vec<_>) = v.drain(..).partition(|(kk, _)| *kk == key);
+    *v = rest;
+    mine.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Builds a report: every line goes to the log and into the `Report`.
+pub struct ReportBuilder<'k> {
+    k: &'k Kernel,
+    report: Report,
+}
+
+impl<'k> ReportBuilder<'k> {
+    /// A report of `kind` about the code at `at` (module and function),
+    /// on the current task.
+    pub fn new(k: &'k Kernel, kind: ReportKind, at: Option<u64>) -> ReportBuilder<'k> {
+        let (pid, comm) =
+            task::current_task().map_or((0, "swapper/0".to_owned()), |t| (t.pid, t.comm.clone()));
+        let mut report = Report {
+            kind,
+            module: None,
+            function: None,
+            file: None,
+            line: None,
+            lines: Vec::new(),
+            pid,
+            comm,
+            taint: String::new(),
+        };
+        if let Some(addr) = at {
+            k.with_symbol(addr, &mut |hit| {
+                if let Some(h) = hit {
+                    report.module = h.module.map(str::to_owned);
+                    report.function = Some(format!("{}+{:#x}/{:#x}", h.name, h.offset, h.size));
+                }
+            });
+        }
+        ReportBuilder { k, report }
+    }
+
+    pub fn kernel(&self) -> &'k Kernel {
+        self.k
+    }
+
+    /// Log a line of the report.
+    pub fn emit(&mut self, level: u8, line: &str) {
+        self.k.log.emit(level, line);
+        self.report.lines.push(line.to_owned());
+    }
+
+    /// The report's source location.
+    pub fn set_location(&mut self, file: Option<String>, line: Option<u32>) {
+        self.report.file = file;
+        self.report.line = line;
+    }
+
+    /// The report is complete: record it (with the taint it left).
+    pub fn finish(mut self) {
+        self.report.taint = self.k.taint.print_tainted();
+        push_report(self.k, self.report);
+    }
 }
 
 /// The `CPU: ... Comm: ... Tainted: ...` line of every report
@@ -256,23 +455,40 @@ pub fn show_regs(k: &Kernel, r: &Regs, cr2: u64) -> Vec<String> {
 /// The body of an Oops after its first lines (`__die` and `oops_end`):
 /// the die header, `show_regs`, the module list, CR2 for a page fault, the
 /// end marker and the register summary again; taints D.
-pub fn report_oops(k: &Kernel, what: &str, err: u64, r: &Regs, cr2: Option<u64>) {
-    let log = &k.log;
-    log.emit(LOGLEVEL_WARNING, &die_header(k, what, err));
+pub fn report_oops(b: &mut ReportBuilder<'_>, what: &str, err: u64, r: &Regs, cr2: Option<u64>) {
+    report_oops_trace_from(b, what, err, r, cr2, r.rsp);
+}
+
+/// `report_oops` with the call trace scanned from `trace_from` (above a
+/// stack guard page, when RSP lies in it).
+pub fn report_oops_trace_from(
+    b: &mut ReportBuilder<'_>,
+    what: &str,
+    err: u64,
+    r: &Regs,
+    cr2: Option<u64>,
+    trace_from: u64,
+) {
+    let k = b.kernel();
+    b.emit(LOGLEVEL_WARNING, &die_header(k, what, err));
     let last_cr2 = cr2.unwrap_or(0);
-    for line in show_regs(k, r, last_cr2) {
-        log.emit(LOGLEVEL_WARNING, &line);
+    let mut lines = report_header(k);
+    lines.push(HARDWARE_NAME.to_owned());
+    lines.extend(show_regs_lines(k, r, last_cr2));
+    lines.extend(call_trace_lines(k, trace_from));
+    for line in lines {
+        b.emit(LOGLEVEL_WARNING, &line);
     }
-    log.emit(
+    b.emit(
         LOGLEVEL_WARNING,
         &format!("Modules linked in:{}", k.modules_linked_in()),
     );
     if let Some(cr2) = cr2 {
-        log.emit(LOGLEVEL_EMERG, &format!("CR2: {cr2:016x}"));
+        b.emit(LOGLEVEL_EMERG, &format!("CR2: {cr2:016x}"));
     }
-    log.emit(LOGLEVEL_WARNING, END_TRACE);
+    b.emit(LOGLEVEL_WARNING, END_TRACE);
     for line in show_regs_lines(k, r, last_cr2) {
-        log.emit(LOGLEVEL_EMERG, &line);
+        b.emit(LOGLEVEL_EMERG, &line);
     }
     k.taint.add(TAINT_DIE);
 }
@@ -294,9 +510,10 @@ fn sys_warn_printk(a: &mut CallArgs) -> u64 {
 /// Report a call into a symbol kload does not implement, like an Oops, and
 /// let the caller kill the task.
 pub fn unimplemented_called(name: &str, caller: u64) {
-    kload_bug(
+    kload_bug_kind(
         &format!("call to unimplemented kernel function {name}"),
         caller,
+        ReportKind::Unimplemented,
     );
 }
 
@@ -304,27 +521,32 @@ pub fn unimplemented_called(name: &str, caller: u64) {
 /// `BUG: kload: <what>`, the CPU line, a one-frame call trace (the caller),
 /// the modules and the end marker; taints D. The caller kills the task.
 pub fn kload_bug(what: &str, caller: u64) {
+    kload_bug_kind(what, caller, ReportKind::Unimplemented);
+}
+
+fn kload_bug_kind(what: &str, caller: u64, kind: ReportKind) {
     let Some(k) = task::current_kernel() else {
         return;
     };
-    let log = &k.log;
-    log.emit(LOGLEVEL_EMERG, &format!("BUG: kload: {what}"));
+    let mut b = ReportBuilder::new(&k, kind, Some(caller.wrapping_sub(1)));
+    b.emit(LOGLEVEL_EMERG, &format!("BUG: kload: {what}"));
     for line in report_header(&k) {
-        log.emit(LOGLEVEL_WARNING, &line);
+        b.emit(LOGLEVEL_WARNING, &line);
     }
-    log.emit(LOGLEVEL_WARNING, "Call Trace:");
-    log.emit(LOGLEVEL_WARNING, " <TASK>");
-    log.emit(
+    b.emit(LOGLEVEL_WARNING, "Call Trace:");
+    b.emit(LOGLEVEL_WARNING, " <TASK>");
+    b.emit(
         LOGLEVEL_WARNING,
         &format!(" {}", k.symbolize_return_address(caller)),
     );
-    log.emit(LOGLEVEL_WARNING, " </TASK>");
-    log.emit(
+    b.emit(LOGLEVEL_WARNING, " </TASK>");
+    b.emit(
         LOGLEVEL_WARNING,
         &format!("Modules linked in:{}", k.modules_linked_in()),
     );
-    log.emit(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---");
+    b.emit(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---");
     k.taint.add(TAINT_DIE);
+    b.finish();
 }
 
 /// `__stack_chk_fail`: the kernel panics with "stack-protector: Kernel stack
@@ -369,5 +591,64 @@ mod tests {
             "Tainted: [O]=OOT_MODULE, [E]=UNSIGNED_MODULE"
         );
         assert_eq!(module_flags(t.mask() | 1 << TAINT_WARN), "OE");
+    }
+
+    fn sample() -> Report {
+        Report {
+            kind: ReportKind::Warning,
+            module: Some("warn_on".into()),
+            function: Some("warn_on_init+0x1a/0x30".into()),
+            file: Some("/tmp/x/warn-on.c".into()),
+            line: Some(27),
+            lines: vec![
+                "a \"quoted\" \\ line\twith\ttabs".into(),
+                "ctl \u{1}\u{7f} é".into(),
+            ],
+            pid: 42,
+            comm: "insmod".into(),
+            taint: "Tainted: G        W  OE     ".into(),
+        }
+    }
+
+    #[test]
+    fn reports_serialise_as_escaped_json() {
+        let j = sample().to_json();
+        assert_eq!(
+            j,
+            concat!(
+                r#"{"kind":"warning","module":"warn_on","function":"warn_on_init+0x1a/0x30","#,
+                r#""file":"/tmp/x/warn-on.c","line":27,"task":{"pid":42,"comm":"insmod"},"#,
+                r#""taint":"Tainted: G        W  OE     ","#,
+                r#""lines":["a \"quoted\" \\ line\twith\ttabs","ctl \u0001\u007f é"]}"#
+            )
+        );
+        let none = Report {
+            module: None,
+            function: None,
+            file: None,
+            line: None,
+            lines: Vec::new(),
+            ..sample()
+        };
+        assert!(none
+            .to_json()
+            .contains(r#""module":null,"function":null,"file":null,"line":null"#));
+        assert!(none.to_json().ends_with(r#""lines":[]}"#));
+    }
+
+    #[test]
+    fn kinds_have_their_json_names() {
+        let all = [
+            (ReportKind::Oops, "oops"),
+            (ReportKind::Warning, "warning"),
+            (ReportKind::Bug, "bug"),
+            (ReportKind::SoftLockup, "soft_lockup"),
+            (ReportKind::StackOverflow, "stack_overflow"),
+            (ReportKind::Leak, "leak"),
+            (ReportKind::Unimplemented, "unimplemented"),
+        ];
+        for (k, name) in all {
+            assert_eq!(k.as_str(), name);
+        }
     }
 }

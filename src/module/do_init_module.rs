@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use super::error::LoadError;
+use super::layout_sections::page_align;
 use super::params::{destroy_module_params, parse_args};
-use super::state::{Module, ModuleState};
+use super::state::{Allocation, FreedInit, Module, ModuleState};
 use crate::exec::task::{self, run_task};
 use crate::kernel::panic::{report_header, TAINT_WARN};
 use crate::kernel::printk::LOGLEVEL_WARNING;
@@ -39,6 +40,10 @@ pub fn do_init_module(
             return Ok(0);
         }
         let ret = do_one_initcall(kernel, module);
+        if !matches!(ret, Err(LoadError::InitKilled { .. })) {
+            // `lockdep_sys_exit`: insmod returns to user space.
+            release_held_locks(kernel);
+        }
         if matches!(ret, Ok(r) if r < 0) {
             // The failure path frees the parameters (charp copies) on
             // this task, before the module's memory goes.
@@ -54,7 +59,12 @@ pub fn do_init_module(
         Ok(r) => r,
         // The task died in init: the module stays COMING, with the
         // loader's reference still held, as the kernel leaves it.
-        Err(e @ LoadError::InitKilled { .. }) => return Err(e),
+        Err(e @ LoadError::InitKilled { .. }) => {
+            module
+                .init_died
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(e);
+        }
         Err(e) => {
             unlink_and_free(kernel, module);
             return Err(e);
@@ -147,21 +157,181 @@ pub(crate) fn unlink_and_free(kernel: &Kernel, module: &Arc<Module>) {
     module.set_state(ModuleState::Going);
     module.drop_uses();
     kernel.modules().retain(|m| !Arc::ptr_eq(m, module));
-    module.memory().allocs.clear();
+    let mut mem = module.memory();
+    mem.allocs.clear();
+    mem.freed_init.clear();
 }
 
 /// After a successful init: init memory and init symbols go, and
-/// `__ro_after_init` data becomes read-only.
+/// `__ro_after_init` data becomes read-only. kload remembers what the init
+/// memory held (`FreedInit`), so that a later access to it, which faults
+/// (freed pages are left PROT_NONE), can be named.
 fn free_init_memory(module: &Module) -> Result<(), crate::mm::MmError> {
-    module
-        .kallsyms
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .drop_init();
     let mut mem = module.memory();
-    mem.allocs.retain(|a| !a.is_init());
+    {
+        let mut kallsyms = module.kallsyms.lock().unwrap_or_else(|p| p.into_inner());
+        let ranges = mem
+            .allocs
+            .iter()
+            .filter(|a| a.is_init())
+            .flat_map(|a| {
+                let (base, end) = (a.region.addr(), a.region.addr() + a.region.len());
+                a.parts
+                    .iter()
+                    .filter(|p| p.2 > 0)
+                    .map(move |&(m, off, size)| {
+                        let start = base + off;
+                        (m, start, (start + page_align(size)).min(end))
+                    })
+            })
+            .collect();
+        *module.freed_init.lock().unwrap_or_else(|p| p.into_inner()) = Some(FreedInit {
+            ranges,
+            symbols: kallsyms.clone(),
+        });
+        kallsyms.drop_init();
+    }
+    let (init, core): (Vec<_>, Vec<_>) = std::mem::take(&mut mem.allocs)
+        .into_iter()
+        .partition(Allocation::is_init);
+    mem.allocs = core;
+    for a in &init {
+        a.region.protect(0, None, crate::mm::Prot::None)?;
+    }
+    mem.freed_init = init;
     for a in &mem.allocs {
         a.protect(true)?;
     }
     Ok(())
+}
+
+/// `lockdep_sys_exit`, run by kload when a module's init or exit returns:
+/// every lock the task still holds is reported, the way lockdep's "lock
+/// held when returning to user space" does (Debian's kernels have no
+/// lockdep and say nothing), then released through its unlock function so
+/// that the emulated kernel's state stays consistent. Runs on the task.
+/// Returns how many locks were held.
+pub(crate) fn release_held_locks(kernel: &Arc<Kernel>) -> usize {
+    let Some(t) = task::current_task() else {
+        return 0;
+    };
+    let held = crate::kernel::locking::held_locks_in(kernel, t.pid);
+    if held.is_empty() {
+        return 0;
+    }
+    let log = |s: &str| kernel.log.emit(LOGLEVEL_WARNING, &format!("kload: {s}"));
+    log("================================================");
+    log("WARNING: lock held when returning to user space!");
+    log(&format!(
+        "{} #1 {}",
+        kernel.profile.release,
+        kernel.taint.print_tainted()
+    ));
+    log("------------------------------------------------");
+    log(&format!(
+        "{}/{} is leaving the kernel with locks still held!",
+        t.comm, t.pid
+    ));
+    let n = held.len();
+    log(&format!(
+        "{n} lock{} held by {}/{}:",
+        if n > 1 { "s" } else { "" },
+        t.comm,
+        t.pid
+    ));
+    for (i, &(addr, site)) in held.iter().enumerate() {
+        log(&format!(
+            " #{i}: {addr:016x} ({}), at: {}",
+            lock_name(kernel, addr),
+            kernel.symbolize_return_address(site)
+        ));
+    }
+    // Unlock the newest first; the unlock functions change the preempt
+    // count (spinlocks), which do_one_initcall has already judged.
+    let count = kernel.sched.preempt_count(&kernel.percpu).ok();
+    for &(addr, site) in held.iter().rev() {
+        let taken_by = lock_function(kernel, site);
+        let unlock = taken_by.as_deref().and_then(unlock_for);
+        let released = unlock.and_then(|(name, arg1)| {
+            let f = kernel.resolve_kernel_symbol(name).ok().flatten()?;
+            task::call_module(f, [addr, arg1, 0, 0, 0, 0]).ok()?;
+            Some(name)
+        });
+        match released {
+            Some(name) => log(&format!("released {addr:016x} with {name}()")),
+            None => log(&format!(
+                "cannot release {addr:016x}: taken by {}, no known unlock",
+                taken_by.as_deref().unwrap_or("an unknown function")
+            )),
+        }
+    }
+    if let Some(c) = count {
+        let _ = kernel.sched.set_preempt_count(&kernel.percpu, c);
+    }
+    n
+}
+
+/// The lock's name as lockdep would show it for a static lock: its symbol
+/// (`DEFINE_MUTEX(name)`), else `lock`.
+fn lock_name(kernel: &Kernel, addr: u64) -> String {
+    let s = kernel.symbolize(addr);
+    match s.split_once('+') {
+        Some((name, rest)) if rest.starts_with("0x0/") => name.to_owned(),
+        _ => "lock".to_owned(),
+    }
+}
+
+/// The function that took a lock, from the `call rel32` that returns to
+/// `site`.
+fn lock_function(kernel: &Kernel, site: u64) -> Option<String> {
+    let b = crate::mm::read_bytes(site.checked_sub(5)?, 5)?;
+    if b[0] != 0xe8 {
+        return None;
+    }
+    let target = site.wrapping_add_signed(i64::from(i32::from_le_bytes([b[1], b[2], b[3], b[4]])));
+    let s = kernel.symbolize(target);
+    let name = s.split_once('+').map_or(s.as_str(), |(n, _)| n);
+    (!name.starts_with("0x")).then(|| name.to_owned())
+}
+
+/// The unlock function of a lock function, and its second argument.
+fn unlock_for(lock_fn: &str) -> Option<(&'static str, u64)> {
+    Some(match lock_fn {
+        "mutex_lock"
+        | "mutex_lock_io"
+        | "mutex_lock_interruptible"
+        | "mutex_lock_killable"
+        | "mutex_trylock" => ("mutex_unlock", 0),
+        "_raw_spin_lock" | "_raw_spin_trylock" => ("_raw_spin_unlock", 0),
+        "_raw_spin_lock_irqsave" => (
+            "_raw_spin_unlock_irqrestore",
+            crate::kernel::locking::X86_EFLAGS_IF,
+        ),
+        "_raw_spin_lock_irq" => ("_raw_spin_unlock_irq", 0),
+        "_raw_spin_lock_bh" => ("_raw_spin_unlock_bh", 0),
+        "down_read" | "down_read_trylock" => ("up_read", 0),
+        "down_write" | "down_write_trylock" => ("up_write", 0),
+        _ => return None,
+    })
+}
+
+/// After exit returns: the preempt count must be what it was before
+/// (`do_one_initcall`'s check, which the kernel does not make for exit:
+/// kload's own line). Restores it. Runs on the task.
+pub(crate) fn check_exit_preempt(kernel: &Kernel, module: &Module, before: Option<u32>) {
+    let Some(before) = before else { return };
+    let Ok(after) = kernel.sched.preempt_count(&kernel.percpu) else {
+        return;
+    };
+    if after != before {
+        let _ = kernel.sched.set_preempt_count(&kernel.percpu, before);
+        kernel.log.emit(
+            LOGLEVEL_WARNING,
+            &format!(
+                "kload: {}: exit {} returned with preemption imbalance (preempt count {before:#x}, now {after:#x}); restored",
+                module.name,
+                kernel.symbolize(module.exit_fn)
+            ),
+        );
+    }
 }

@@ -1,12 +1,12 @@
 //! The two recipes: `load_module` and `delete_module` (kernel/module/main.c).
 //! Each stage lives in its own file, named after the kernel function it mirrors.
 
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex};
 
 use super::apply_relocate_add::{apply_relocations, Images, Relocator};
 use super::check_modinfo::module_augment_kernel_taints;
-use super::do_init_module::{do_init_module, ParamTable};
+use super::do_init_module::{check_exit_preempt, do_init_module, release_held_locks, ParamTable};
 use super::elf_validity::elf_validity_check;
 use super::error::{LoadError, RemoveError};
 use super::exports::find_exports;
@@ -115,6 +115,8 @@ pub fn load_module(
         uses: Mutex::new(Vec::new()),
         holders: Mutex::new(Vec::new()),
         extra_refs: AtomicU32::new(0),
+        freed_init: Mutex::new(None),
+        init_died: AtomicBool::new(false),
     });
     complete_formation(kernel, &module, unformed, resolved.uses)?;
     prepare_coming_module(kernel, &info);
@@ -316,6 +318,10 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
             holders: module.holders(),
         });
     }
+    if module.state() == ModuleState::Coming && force && module.init_died() {
+        remove_dead_coming(kernel, &module);
+        return Ok(());
+    }
     if module.state() != ModuleState::Live {
         return Err(RemoveError::NotLive(name.to_owned()));
     }
@@ -338,12 +344,19 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
     let exit = module.exit_fn;
     let outcome = run_task(kernel, "rmmod", || {
         let ret = if exit != 0 {
-            task::call_module(exit, [0; 6]).map(|_| ())
+            let before = kernel.sched.preempt_count(&kernel.percpu).ok();
+            let ret = task::call_module(exit, [0; 6]).map(|_| ());
+            if ret.is_ok() {
+                check_exit_preempt(kernel, &module, before);
+            }
+            ret
         } else {
             Ok(())
         };
         if ret.is_ok() {
             super::params::destroy_module_params(kernel, &module);
+            // `lockdep_sys_exit`: rmmod returns to user space.
+            release_held_locks(kernel);
         }
         ret
     })
@@ -360,4 +373,30 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
     kernel.set_last_unloaded(&module);
     super::do_init_module::unlink_and_free(kernel, &module);
     Ok(())
+}
+
+/// `rmmod -f` of a module left COMING because the task running its init
+/// died (an Oops). The kernel refuses it (EBUSY) until reboot; kload
+/// removes it: exit is not called (init never finished), the loader's
+/// reference and the use links are dropped, the parameters freed, the
+/// kernel tainted R as for any forced removal.
+fn remove_dead_coming(kernel: &Arc<Kernel>, module: &Arc<Module>) {
+    kernel.taint.add(crate::kernel::panic::TAINT_FORCED_RMMOD);
+    kernel.lockdep_off();
+    kernel.log.emit(
+        crate::kernel::printk::LOGLEVEL_WARNING,
+        &format!(
+            "kload: {}: removed while still loading (its init task died)",
+            module.name
+        ),
+    );
+    module.set_state(ModuleState::Going);
+    module
+        .extra_refs
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    let _ = run_task(kernel, "rmmod", || {
+        super::params::destroy_module_params(kernel, module);
+    });
+    kernel.set_last_unloaded(module);
+    super::do_init_module::unlink_and_free(kernel, module);
 }

@@ -1,6 +1,6 @@
 //! `struct module` as kload keeps it: the live module, its memory and state.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::exports::Exports;
@@ -69,6 +69,11 @@ impl Allocation {
 #[derive(Default)]
 pub struct ModuleMemory {
     pub allocs: Vec<Allocation>,
+    /// The init allocations after init, kept reserved and inaccessible
+    /// (PROT_NONE) while the module is loaded, so that nothing reuses the
+    /// addresses and a stale access to them faults and can be named (the
+    /// kernel gives the pages back at once). Not module memory any more.
+    pub freed_init: Vec<Allocation>,
 }
 
 impl ModuleMemory {
@@ -114,6 +119,35 @@ impl ModuleMemory {
     }
 }
 
+/// What a module's init memory was, kept when it is freed after init
+/// (kload's own bookkeeping, to name a later access to it): the freed
+/// regions and the symbol table as it was before the init symbols went.
+#[derive(Debug, Clone, Default)]
+pub struct FreedInit {
+    /// (region type, start, end) of each freed init region, `end` page-rounded.
+    pub ranges: Vec<(MemType, u64, u64)>,
+    /// The module's symbols as they were during init (core and init).
+    pub(crate) symbols: Kallsyms,
+}
+
+impl FreedInit {
+    /// The freed init region `addr` lies in, with its start.
+    pub fn region_of(&self, addr: u64) -> Option<(MemType, u64, u64)> {
+        self.ranges
+            .iter()
+            .copied()
+            .find(|&(_, start, end)| addr >= start && addr < end)
+    }
+
+    /// The init symbol `addr` lay in: (name, offset), only if the symbol
+    /// itself starts in the same freed region.
+    pub fn symbol(&self, addr: u64) -> Option<(String, u64)> {
+        let (_, start, end) = self.region_of(addr)?;
+        let (name, off, _) = self.symbols.lookup(addr, end)?;
+        (addr - off >= start).then_some((name, off))
+    }
+}
+
 /// A loaded module.
 pub struct Module {
     pub name: String,
@@ -143,6 +177,11 @@ pub struct Module {
     pub(crate) holders: Mutex<Vec<String>>,
     /// References beyond the users' (`try_module_get` from stubs).
     pub(crate) extra_refs: AtomicU32,
+    /// The init memory freed when the module became live.
+    pub(crate) freed_init: Mutex<Option<FreedInit>>,
+    /// Set when the task running init died (an Oops): the module is left
+    /// COMING, as the kernel leaves it.
+    pub(crate) init_died: AtomicBool,
 }
 
 impl Module {
@@ -180,6 +219,30 @@ impl Module {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .address_of(name)
+    }
+
+    /// The init memory this module freed, if it became live.
+    pub fn freed_init(&self) -> Option<FreedInit> {
+        lock(&self.freed_init).clone()
+    }
+
+    /// Did the task running this module's init die?
+    pub fn init_died(&self) -> bool {
+        self.init_died.load(Ordering::Relaxed)
+    }
+
+    /// The core symbol `addr` lies in and the offset into it, if it lies
+    /// in this module's region `mem` (e.g. `__ro_after_init` data).
+    pub fn symbol_in(&self, mem: MemType, addr: u64) -> Option<(String, u64)> {
+        let (base, size) = {
+            let m = self.memory();
+            (m.base(mem)?, m.size(mem))
+        };
+        if addr < base || addr >= base + page_align(size.max(1)) {
+            return None;
+        }
+        let (name, off, _) = lock(&self.kallsyms).lookup(addr, base + page_align(size))?;
+        (addr - off >= base).then_some((name, off))
     }
 
     /// Bytes of all module memory (/proc/modules' size column).
