@@ -68,9 +68,9 @@ impl ProfileData {
             module_layout_crc: p.module_layout_crc,
             fields: p.fields.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
             exports: p
-                .exports
-                .iter()
-                .map(|&(name, crc, gpl, ns)| Export {
+                .exports()
+                .into_iter()
+                .map(|(name, crc, gpl, ns)| Export {
                     name: name.to_owned(),
                     crc,
                     gpl,
@@ -377,7 +377,7 @@ impl ProfileData {
             module_layout_crc: self.module_layout_crc,
             version: (major, minor),
             fields: fields.leak(),
-            exports: exports.leak(),
+            exports: super::ExportTable::Entries(exports.leak()),
             origin: origin.map(|p| &*Box::leak(p.into_boxed_path())),
         }))
     }

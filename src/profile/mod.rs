@@ -49,8 +49,57 @@ pub struct KernelProfile {
     pub module_layout_crc: u32,
     version: (u32, u32),
     fields: &'static [(&'static str, u64)],
-    exports: &'static [ExportEntry],
+    exports: ExportTable,
     origin: Option<&'static Path>,
+}
+
+/// A kernel's exports: the built-in profiles keep them as one text with a
+/// table of line offsets (no relocation per entry at start-up); user
+/// profiles, read at run time, as entries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ExportTable {
+    /// Lines `NAME CRC G|- NAMESPACE|-`, sorted by name; `lines` holds
+    /// where each starts.
+    Packed {
+        text: &'static str,
+        lines: &'static [u32],
+    },
+    Entries(&'static [ExportEntry]),
+}
+
+impl ExportTable {
+    fn len(&self) -> usize {
+        match self {
+            ExportTable::Packed { lines, .. } => lines.len(),
+            ExportTable::Entries(e) => e.len(),
+        }
+    }
+
+    fn name(&self, i: usize) -> &'static str {
+        match *self {
+            ExportTable::Packed { text, lines } => {
+                let line = &text[lines[i] as usize..];
+                &line[..line.find(' ').unwrap_or(line.len())]
+            }
+            ExportTable::Entries(e) => e[i].0,
+        }
+    }
+
+    fn entry(&self, i: usize) -> ExportEntry {
+        match *self {
+            ExportTable::Packed { text, lines } => {
+                let line = &text[lines[i] as usize..];
+                let line = &line[..line.find('\n').unwrap_or(line.len())];
+                let mut w = line.split(' ');
+                let name = w.next().unwrap_or_default();
+                let crc = u32::from_str_radix(w.next().unwrap_or_default(), 16).unwrap_or_default();
+                let gpl = w.next() == Some("G");
+                let ns = w.next().filter(|n| *n != "-").unwrap_or("");
+                (name, crc, gpl, ns)
+            }
+            ExportTable::Entries(e) => e[i],
+        }
+    }
 }
 
 /// How vmlinux exports a symbol (a Module.symvers line).
@@ -120,22 +169,31 @@ impl KernelProfile {
 
     /// How vmlinux exports `name`, if it does (modules' exports are not listed).
     pub fn export(&self, name: &str) -> Option<ExportInfo> {
-        self.exports
-            .binary_search_by(|e| e.0.cmp(name))
-            .ok()
-            .map(|i| {
-                let (_, crc, gpl, namespace) = self.exports[i];
-                ExportInfo {
-                    crc,
-                    gpl,
-                    namespace,
+        let t = self.exports;
+        let (mut lo, mut hi) = (0, t.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match t.name(mid).cmp(name) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let (_, crc, gpl, namespace) = t.entry(mid);
+                    return Some(ExportInfo {
+                        crc,
+                        gpl,
+                        namespace,
+                    });
                 }
-            })
+            }
+        }
+        None
     }
 
     /// Every vmlinux export, sorted by name (byte order).
-    pub fn exports(&self) -> &'static [ExportEntry] {
-        self.exports
+    pub fn exports(&self) -> Vec<ExportEntry> {
+        (0..self.exports.len())
+            .map(|i| self.exports.entry(i))
+            .collect()
     }
 
     /// (major, minor) of the release: (6, 1), (6, 12).
@@ -203,7 +261,10 @@ pub static DEBIAN_6_1: KernelProfile = KernelProfile {
     module_layout_crc: generated::debian_6_1::MODULE_LAYOUT_CRC,
     version: version_of(generated::debian_6_1::RELEASE),
     fields: generated::debian_6_1::FIELDS,
-    exports: generated::symvers_6_1::EXPORTS,
+    exports: ExportTable::Packed {
+        text: generated::symvers_6_1::TEXT,
+        lines: generated::symvers_6_1::LINES,
+    },
     origin: None,
 };
 
@@ -215,7 +276,10 @@ pub static DEBIAN_6_12: KernelProfile = KernelProfile {
     module_layout_crc: generated::debian_6_12::MODULE_LAYOUT_CRC,
     version: version_of(generated::debian_6_12::RELEASE),
     fields: generated::debian_6_12::FIELDS,
-    exports: generated::symvers_6_12::EXPORTS,
+    exports: ExportTable::Packed {
+        text: generated::symvers_6_12::TEXT,
+        lines: generated::symvers_6_12::LINES,
+    },
     origin: None,
 };
 
@@ -385,7 +449,7 @@ mod tests {
                 p.release
             );
             assert!(
-                p.exports.windows(2).all(|w| w[0].0 < w[1].0),
+                p.exports().windows(2).all(|w| w[0].0 < w[1].0),
                 "{} exports unsorted",
                 p.release
             );
@@ -584,7 +648,7 @@ mod tests {
             "{}",
             want.release
         );
-        for (g, w) in got.exports().iter().zip(want.exports()) {
+        for (g, w) in got.exports().into_iter().zip(want.exports()) {
             assert_eq!(g, w, "{}", want.release);
         }
     }
