@@ -26,7 +26,7 @@ pub(crate) const MAX_STR: usize = 1 << 20;
 
 /// `_parse_integer_fixup_radix`: resolve base 0 and skip a `0x` prefix where
 /// it applies. Returns the number of prefix bytes and the base.
-fn fixup_radix(s: &[u8], base: u32) -> (usize, u32) {
+pub(crate) fn fixup_radix(s: &[u8], base: u32) -> (usize, u32) {
     let at = |i: usize| s.get(i).copied().unwrap_or(0);
     let mut base = base;
     if base == 0 {

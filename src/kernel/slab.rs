@@ -1851,8 +1851,9 @@ fn read_name(p: u64) -> String {
     )
 }
 
-/// 6.1 `kmem_cache_create(name, size, align, flags, ctor)`.
-fn sys_kmem_cache_create(a: &mut CallArgs) -> u64 {
+/// The 6.1 creators: `(name, size, align, flags, ...)` with the
+/// constructor as argument `ctor_arg`.
+fn cache_create_positional(a: &CallArgs, ctor_arg: usize) -> u64 {
     let Some(k) = kernel() else { return 0 };
     let name = read_name(a.arg(0));
     k.slab.cache_create(
@@ -1862,28 +1863,21 @@ fn sys_kmem_cache_create(a: &mut CallArgs) -> u64 {
             size: a.arg(1) as u32 as u64,
             align: a.arg(2) as u32 as u64,
             flags: a.arg(3),
-            ctor: a.arg(4),
+            ctor: a.arg(ctor_arg),
             caller: a.caller(),
         },
     )
 }
 
+/// 6.1 `kmem_cache_create(name, size, align, flags, ctor)`.
+fn sys_kmem_cache_create(a: &mut CallArgs) -> u64 {
+    cache_create_positional(a, 4)
+}
+
 /// 6.1 `kmem_cache_create_usercopy(name, size, align, flags, useroffset,
 /// usersize, ctor)` (the ctor is the seventh argument, on the stack).
 fn sys_kmem_cache_create_usercopy(a: &mut CallArgs) -> u64 {
-    let Some(k) = kernel() else { return 0 };
-    let name = read_name(a.arg(0));
-    k.slab.cache_create(
-        &k,
-        CacheSpec {
-            name,
-            size: a.arg(1) as u32 as u64,
-            align: a.arg(2) as u32 as u64,
-            flags: a.arg(3),
-            ctor: a.arg(6),
-            caller: a.caller(),
-        },
-    )
+    cache_create_positional(a, 6)
 }
 
 /// 6.12 `__kmem_cache_create_args(name, size, args, flags)`.

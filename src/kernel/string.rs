@@ -869,27 +869,7 @@ fn sys_vsprintf(a: &mut CallArgs) -> u64 {
 // sscanf (lib/vsprintf.c `vsscanf`)
 // ---------------------------------------------------------------------------
 
-/// `_parse_integer_fixup_radix`.
-fn fixup_radix(s: &[u8], base: u32) -> (usize, u32) {
-    let at = |i: usize| s.get(i).copied().unwrap_or(0);
-    let mut base = base;
-    if base == 0 {
-        base = if at(0) == b'0' {
-            if at(1).eq_ignore_ascii_case(&b'x') && at(2).is_ascii_hexdigit() {
-                16
-            } else {
-                8
-            }
-        } else {
-            10
-        };
-    }
-    if base == 16 && at(0) == b'0' && at(1).eq_ignore_ascii_case(&b'x') {
-        (2, base)
-    } else {
-        (0, base)
-    }
-}
+use super::kstrtox::fixup_radix;
 
 /// `simple_strntoull`: value and characters consumed (at most `max`).
 fn strntoull(s: &[u8], base: u32, max: usize) -> (u64, usize) {

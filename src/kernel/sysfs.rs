@@ -147,17 +147,7 @@ fn read_param(k: &Arc<Kernel>, m: &Module, pname: &str, path: &str) -> Result<St
     }
     let buf = page_buffer(&l, path)?;
     let (addr, page) = (buf.addr(), l.page_size);
-    let count = run_task(k, "cat", || params::call(ops.get, addr, kp.addr))
-        .map_err(|e| FsError::Invalid {
-            path: path.to_owned(),
-            detail: e.to_string(),
-            errno: libc::ENOMEM,
-        })?
-        .map_err(|reason| FsError::Invalid {
-            path: path.to_owned(),
-            detail: format!("the kernel task died: {reason}"),
-            errno: libc::EFAULT,
-        })?;
+    let count = on_task(k, "cat", path, || params::call(ops.get, addr, kp.addr))?;
     if count < 0 {
         return Err(errno_error(path, -count));
     }
@@ -196,10 +186,28 @@ fn write_param(
         buf.write(0, &bytes)
             .map_err(|_| errno_error(path, libc::EFAULT))?;
         let addr = buf.addr();
-        let ret = run_task(k, "write", || {
+        let ret = on_task(k, "write", path, || {
             params::param_check_unsafe(k, &kp);
             params::call(ops.set, addr, kp.addr)
-        })
+        })?;
+        // A positive return is taken as a byte count by the kernel; only a
+        // negative one is an error.
+        if ret < 0 {
+            return Err(errno_error(path, -ret));
+        }
+    }
+    Ok(())
+}
+
+/// Run a parameter getter or setter on a kernel task named `comm`; a task
+/// that cannot start, or dies, is an error on `path`.
+fn on_task<R: Send>(
+    k: &Arc<Kernel>,
+    comm: &str,
+    path: &str,
+    f: impl FnOnce() -> Result<R, String> + Send,
+) -> Result<R, FsError> {
+    run_task(k, comm, f)
         .map_err(|e| FsError::Invalid {
             path: path.to_owned(),
             detail: e.to_string(),
@@ -209,12 +217,5 @@ fn write_param(
             path: path.to_owned(),
             detail: format!("the kernel task died: {reason}"),
             errno: libc::EFAULT,
-        })?;
-        // A positive return is taken as a byte count by the kernel; only a
-        // negative one is an error.
-        if ret < 0 {
-            return Err(errno_error(path, -ret));
-        }
-    }
-    Ok(())
+        })
 }
