@@ -24,7 +24,7 @@
 pub mod daemon;
 pub mod elf;
 pub mod exec;
-mod host;
+pub mod host;
 pub mod kernel;
 pub mod mm;
 pub mod module;

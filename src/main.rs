@@ -10,6 +10,7 @@ mod cli;
 const KMOD_NAMES: &[&str] = &["insmod", "rmmod", "lsmod", "modinfo", "modprobe"];
 
 fn main() {
+    kload::host::single_malloc_arena();
     let mut args: Vec<String> = std::env::args().collect();
     let argv0 = args
         .first()

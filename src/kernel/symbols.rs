@@ -178,11 +178,12 @@ fn build() -> Result<StubTable, MmError> {
         .sum();
     let code = LowRegion::alloc(size as u64, Prot::ReadWrite, "stub-text")?;
     let mut image = vec![0xccu8; size];
+    let n = reg.defs.len();
     let (mut names, mut fns, mut trap_of, mut by_name, mut by_addr) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        HashMap::new(),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        HashMap::with_capacity(n),
         BTreeMap::new(),
     );
     let mut off = 0usize;
