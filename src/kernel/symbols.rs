@@ -11,7 +11,7 @@
 //! bound to a trap that names itself and kills the calling task when called.
 //! Nothing here ever quietly returns 0.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use crate::exec::dispatch::{kload_stub_dispatch, CallArgs};
@@ -138,7 +138,8 @@ struct StubTable {
     trap_of: Vec<Option<&'static str>>,
     by_name: HashMap<&'static str, u64>,
     /// Address -> (name, size), for symbolising kernel addresses.
-    by_addr: BTreeMap<u64, (&'static str, u64)>,
+    /// (address, name, size), in address order (trampolines are laid out in order).
+    by_addr: Vec<(u64, &'static str, u64)>,
     _code: LowRegion,
     traps: Mutex<Traps>,
     data: Vec<DataDef>,
@@ -184,7 +185,7 @@ fn build() -> Result<StubTable, MmError> {
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         HashMap::with_capacity(n),
-        BTreeMap::new(),
+        Vec::with_capacity(n),
     );
     let mut off = 0usize;
     let dispatch = kload_stub_dispatch as *const () as usize as u64;
@@ -214,7 +215,7 @@ fn build() -> Result<StubTable, MmError> {
         };
         let dup = by_name.insert(name, addr);
         debug_assert!(dup.is_none(), "stub symbol {name} registered twice");
-        by_addr.insert(addr, (name, len as u64));
+        by_addr.push((addr, name, len as u64));
         off += len;
     }
     code.write(0, &image)?;
@@ -367,7 +368,8 @@ pub fn call_stub(id: u32, args: &mut CallArgs) -> u64 {
 /// Symbolise an address inside the stub kernel's code.
 pub fn symbolize(addr: u64) -> Option<(&'static str, u64, u64)> {
     let t = table().ok()?;
-    let (&start, &(name, size)) = t.by_addr.range(..=addr).next_back()?;
+    let i = t.by_addr.partition_point(|e| e.0 <= addr).checked_sub(1)?;
+    let (start, name, size) = t.by_addr[i];
     (addr < start + size).then_some((name, addr - start, size))
 }
 
