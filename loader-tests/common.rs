@@ -240,3 +240,24 @@ pub fn strip_raw_pointers(line: &str) -> String {
     });
     words.collect::<Vec<_>>().join(" ")
 }
+
+/// What the real kernel printed for `insmod MODULE.ko` then (when the load
+/// succeeded) `rmmod NAME`, as `kload run MODULE.ko` should print it, and
+/// the insmod's exit status. busybox's retry of a failed load is removed.
+pub fn golden_run(series: &str, module: &str, name: &str) -> (Vec<String>, i32) {
+    let real = golden(series, module);
+    let insmod = real
+        .iter()
+        .find(|c| c.command.starts_with("insmod"))
+        .expect("an insmod in the scenario");
+    let mut expected = insmod.kernel.clone();
+    expected.dedup();
+    if insmod.status == 0 {
+        expected.extend(golden_kernel_lines(
+            series,
+            module,
+            &format!("rmmod {name}"),
+        ));
+    }
+    (expected, insmod.status)
+}

@@ -54,26 +54,14 @@ fn fault_reports_match_the_real_kernel() {
             for (module, name) in FAULTS {
                 let file = dir.join(format!("{module}.ko"));
                 let out = kload(&["run", file.to_str().unwrap()]);
-                let real = golden(series, module);
-                let insmod = real
-                    .iter()
-                    .find(|c| c.command.starts_with("insmod"))
-                    .unwrap();
-                let mut expected = insmod.kernel.clone();
-                if insmod.status == 0 {
-                    expected.extend(golden_kernel_lines(
-                        series,
-                        module,
-                        &format!("rmmod {name}"),
-                    ));
-                }
+                let (expected, status) = golden_run(series, module, name);
                 let expected = held_lines(&expected);
                 let actual = held_lines(&kernel_lines(&out));
                 assert_eq!(actual, expected, "{}", file.display());
                 // A page-fault Oops kills insmod with SIGKILL (137,
                 // "Killed"); die() (BUG, divide error) with SIGSEGV (139,
                 // "Segmentation fault"): the same statuses as the real shell's.
-                match insmod.status {
+                match status {
                     0 => assert!(out.status.success(), "{}", stderr(&out)),
                     status => {
                         assert_eq!(out.status.code(), Some(status), "{}", file.display());

@@ -26,22 +26,7 @@ fn run_prints_what_the_real_kernel_prints() {
             for (module, name) in RUN_SCENARIOS {
                 let file = dir.join(format!("{module}.ko"));
                 let out = kload(&["run", file.to_str().unwrap()]);
-                let real = golden(series, module);
-                let insmod = real
-                    .iter()
-                    .find(|c| c.command.starts_with("insmod"))
-                    .unwrap();
-                let mut expected = insmod.kernel.clone();
-                // busybox insmod retries a failed finit_module with init_module,
-                // so the real transcript runs a failing init twice.
-                expected.dedup();
-                if insmod.status == 0 {
-                    expected.extend(golden_kernel_lines(
-                        series,
-                        module,
-                        &format!("rmmod {name}"),
-                    ));
-                }
+                let (expected, status) = golden_run(series, module, name);
                 let expected: Vec<String> = expected
                     .into_iter()
                     .filter(|l| machine_independent(l))
@@ -55,7 +40,7 @@ fn run_prints_what_the_real_kernel_prints() {
                 assert_eq!(actual, expected, "{}", file.display());
                 assert_eq!(
                     out.status.success(),
-                    insmod.status == 0,
+                    status == 0,
                     "{}: {}",
                     file.display(),
                     stderr(&out)
