@@ -3,7 +3,7 @@
 //! after init, `__ro_after_init` data written after init, locks held when
 //! init or exit returns; and `rmmod -f` of a module an Oops left loading.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::common::*;
 
@@ -204,43 +204,8 @@ fn a_lock_held_when_exit_returns_is_reported_and_released() {
     }
 }
 
-/// A private session daemon (`KLOAD_RUNTIME_DIR`), shut down on drop.
-struct Session {
-    dir: tempfile::TempDir,
-}
-
-impl Session {
-    fn new() -> Session {
-        Session {
-            dir: tempfile::Builder::new()
-                .prefix("kload-beyond-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn run(&self, series: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kload"))
-            .env("KLOAD_RUNTIME_DIR", self.dir.path())
-            .env("KLOAD_KERNEL", series)
-            .env_remove("KLOAD_SESSION")
-            .env_remove("KLOAD_SOCKET")
-            .env_remove("KLOAD_LOG")
-            .args(["--session", "beyond"])
-            .args(args)
-            .output()
-            .expect("run kload")
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.run("6.1", &["shutdown"]);
-    }
-}
-
-fn listed(s: &Session, series: &str, name: &str) -> bool {
-    let out = s.run(series, &["lsmod"]);
+fn listed(s: &PrivateSession, name: &str) -> bool {
+    let out = s.run(&["lsmod"]);
     assert!(out.status.success(), "lsmod: {}", stderr(&out));
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -253,18 +218,18 @@ fn listed(s: &Session, series: &str, name: &str) -> bool {
 #[test]
 fn rmmod_force_removes_a_module_left_loading_by_an_oops() {
     for series in SERIES {
-        let s = Session::new();
-        let out = s.run(series, &["insmod", &sample(series, "null-deref")]);
+        let s = PrivateSession::new(Some(series));
+        let out = s.run(&["insmod", &sample(series, "null-deref")]);
         assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
-        assert!(listed(&s, series, "null_deref"));
-        let rm = s.run(series, &["rmmod", "null_deref"]);
+        assert!(listed(&s, "null_deref"));
+        let rm = s.run(&["rmmod", "null_deref"]);
         assert!(!rm.status.success(), "rmmod without -f must refuse");
-        assert!(listed(&s, series, "null_deref"));
-        let _ = s.run(series, &["dmesg", "-c"]);
-        let rm = s.run(series, &["rmmod", "-f", "null_deref"]);
+        assert!(listed(&s, "null_deref"));
+        let _ = s.run(&["dmesg", "-c"]);
+        let rm = s.run(&["rmmod", "-f", "null_deref"]);
         assert!(rm.status.success(), "rmmod -f: {}", stderr(&rm));
-        assert!(!listed(&s, series, "null_deref"));
-        let dmesg = s.run(series, &["dmesg"]);
+        assert!(!listed(&s, "null_deref"));
+        let dmesg = s.run(&["dmesg"]);
         let log = String::from_utf8_lossy(&dmesg.stdout).into_owned();
         assert!(
             log.contains("] kload: null_deref: removed while still loading (its init task died)"),
@@ -272,14 +237,14 @@ fn rmmod_force_removes_a_module_left_loading_by_an_oops() {
         );
         // exit was not called (null-deref's exit prints).
         assert!(!log.contains("null-deref: exit must never run"), "{log}");
-        let tainted = s.run(series, &["cat", "/proc/sys/kernel/tainted"]);
+        let tainted = s.run(&["cat", "/proc/sys/kernel/tainted"]);
         let t: u64 = String::from_utf8_lossy(&tainted.stdout)
             .trim()
             .parse()
             .unwrap();
         assert_ne!(t & (1 << 3), 0, "taint R (forced rmmod): {t}");
         // The name is free again, and the session still loads modules.
-        let again = s.run(series, &["insmod", &sample(series, "hello-2")]);
+        let again = s.run(&["insmod", &sample(series, "hello-2")]);
         assert!(again.status.success(), "{}", stderr(&again));
     }
 }

@@ -261,3 +261,59 @@ pub fn golden_run(series: &str, module: &str, name: &str) -> (Vec<String>, i32) 
     }
     (expected, insmod.status)
 }
+
+/// A private session daemon (its own `KLOAD_RUNTIME_DIR`), optionally
+/// pinned to a kernel series with `KLOAD_KERNEL`; shut down on drop.
+pub struct PrivateSession {
+    dir: tempfile::TempDir,
+    kernel: Option<String>,
+}
+
+impl PrivateSession {
+    pub fn new(kernel: Option<&str>) -> PrivateSession {
+        let dir = tempfile::Builder::new()
+            .prefix("kload-session-")
+            .tempdir()
+            .unwrap();
+        PrivateSession {
+            dir,
+            kernel: kernel.map(str::to_owned),
+        }
+    }
+
+    /// Run one kload command against this session, as a user would.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kload"));
+        cmd.env("KLOAD_RUNTIME_DIR", self.dir.path())
+            .env_remove("KLOAD_SESSION")
+            .env_remove("KLOAD_SOCKET")
+            .env_remove("KLOAD_LOG")
+            .env_remove("KLOAD_KERNEL");
+        if let Some(k) = &self.kernel {
+            cmd.env("KLOAD_KERNEL", k);
+        }
+        cmd.args(["--session", "test"])
+            .args(args)
+            .output()
+            .expect("run kload")
+    }
+}
+
+impl Drop for PrivateSession {
+    fn drop(&mut self) {
+        let _ = self.run(&["shutdown"]);
+    }
+}
+
+/// Turn each run of digits in `word` into one `#`.
+pub fn hash_digits(word: &str) -> String {
+    let mut out = String::new();
+    for c in word.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('#') {
+            out.push('#');
+        }
+    }
+    out
+}

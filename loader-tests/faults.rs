@@ -2,8 +2,6 @@
 //! WARN_ON()/WARN() become the kernel's own reports; the task dies (or,
 //! for a WARN, goes on) and the emulated kernel survives.
 
-use std::process::{Command, Output};
-
 use crate::common::*;
 
 /// (module file stem, module name) of the fault scenarios, each recorded on
@@ -96,40 +94,6 @@ fn warn_on_once_reports_once_and_taints_w() {
     }
 }
 
-/// A private session daemon (`KLOAD_RUNTIME_DIR`), shut down on drop.
-struct Session {
-    dir: tempfile::TempDir,
-}
-
-impl Session {
-    fn new() -> Session {
-        Session {
-            dir: tempfile::Builder::new()
-                .prefix("kload-faults-")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kload"))
-            .env("KLOAD_RUNTIME_DIR", self.dir.path())
-            .env_remove("KLOAD_SESSION")
-            .env_remove("KLOAD_SOCKET")
-            .env_remove("KLOAD_LOG")
-            .args(["--session", "faults"])
-            .args(args)
-            .output()
-            .expect("run kload")
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.run(&["shutdown"]);
-    }
-}
-
 fn sample(series: &str, stem: &str) -> String {
     root()
         .join("sample-modules")
@@ -139,7 +103,7 @@ fn sample(series: &str, stem: &str) -> String {
         .to_string()
 }
 
-fn lsmod_line(s: &Session, name: &str) -> Option<String> {
+fn lsmod_line(s: &PrivateSession, name: &str) -> Option<String> {
     let out = s.run(&["lsmod"]);
     assert!(out.status.success(), "lsmod: {}", stderr(&out));
     String::from_utf8_lossy(&out.stdout)
@@ -154,7 +118,7 @@ fn lsmod_line(s: &Session, name: &str) -> Option<String> {
 #[test]
 fn session_survives_faulting_modules() {
     for series in SERIES {
-        let s = Session::new();
+        let s = PrivateSession::new(None);
         let ok = s.run(&["insmod", &sample(series, "hello-2")]);
         assert!(ok.status.success(), "{}", stderr(&ok));
         for (stem, name, status, said) in [

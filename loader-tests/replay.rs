@@ -211,15 +211,7 @@ fn trace_line(line: &str) -> String {
         {
             return "FLAGS".to_owned();
         }
-        let mut out = String::new();
-        for c in w.chars() {
-            if !c.is_ascii_digit() {
-                out.push(c);
-            } else if !out.ends_with('#') {
-                out.push('#');
-            }
-        }
-        out
+        hash_digits(w)
     });
     words.collect::<Vec<_>>().join(" ")
 }

@@ -175,15 +175,7 @@ fn trace_printk_entries_read_like_the_kernels_trace_file() {
                 let tail = hex.trim_start_matches(|c: char| c.is_ascii_hexdigit());
                 return format!("ADDR{tail}");
             }
-            let mut out = String::new();
-            for c in w.chars() {
-                if !c.is_ascii_digit() {
-                    out.push(c);
-                } else if !out.ends_with('#') {
-                    out.push('#');
-                }
-            }
-            out
+            hash_digits(w)
         });
         words.collect::<Vec<_>>().join(" ")
     };
