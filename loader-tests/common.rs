@@ -267,6 +267,7 @@ pub fn golden_run(series: &str, module: &str, name: &str) -> (Vec<String>, i32) 
 pub struct PrivateSession {
     dir: tempfile::TempDir,
     kernel: Option<String>,
+    cwd: Option<PathBuf>,
 }
 
 impl PrivateSession {
@@ -278,7 +279,14 @@ impl PrivateSession {
         PrivateSession {
             dir,
             kernel: kernel.map(str::to_owned),
+            cwd: None,
         }
+    }
+
+    /// Run the commands from `dir` (relative module paths resolve there).
+    pub fn in_dir(mut self, dir: PathBuf) -> PrivateSession {
+        self.cwd = Some(dir);
+        self
     }
 
     /// Run one kload command against this session, as a user would.
@@ -291,6 +299,9 @@ impl PrivateSession {
             .env_remove("KLOAD_KERNEL");
         if let Some(k) = &self.kernel {
             cmd.env("KLOAD_KERNEL", k);
+        }
+        if let Some(d) = &self.cwd {
+            cmd.current_dir(d);
         }
         cmd.args(["--session", "test"])
             .args(args)

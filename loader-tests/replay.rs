@@ -13,7 +13,7 @@
 //! mismatch must be listed in `KNOWN_DIFFERENCES` and in docs/fidelity.md.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::common::*;
 
@@ -55,36 +55,24 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     ("6.12", "ro-after-init", "cat /proc/modules"),
 ];
 
-/// A scenario replayed in its own session.
+/// A scenario replayed in its own session, pinned to the scenario's kernel
+/// and run from its module directory (as the oracle runs from /modules).
 struct Session {
-    dir: tempfile::TempDir,
+    inner: PrivateSession,
     modules: PathBuf,
-    series: String,
 }
 
 impl Session {
     fn new(series: &str) -> Session {
+        let modules = root().join("sample-modules").join(series);
         Session {
-            dir: tempfile::tempdir().unwrap(),
-            modules: root().join("sample-modules").join(series),
-            series: series.to_owned(),
+            inner: PrivateSession::new(Some(series)).in_dir(modules.clone()),
+            modules,
         }
     }
 
     fn kload(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kload"))
-            .args(args)
-            .env("KLOAD_RUNTIME_DIR", self.dir.path())
-            .env("KLOAD_KERNEL", &self.series)
-            .current_dir(&self.modules)
-            .output()
-            .expect("run kload")
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.kload(&["shutdown"]);
+        self.inner.run(args)
     }
 }
 
