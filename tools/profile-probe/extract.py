@@ -112,9 +112,8 @@ def mangle(key):
     m = re.fullmatch(r"sizeof\((?:struct )?(\w+)\)", key)
     if m:
         return "sizeof__" + m.group(1)
-    m = re.fullmatch(r"(\w+)\.(\w+)", key)
-    if m:
-        return m.group(1) + "__" + m.group(2)
+    if re.fullmatch(r"\w+(?:\.\w+)+", key):
+        return key.replace(".", "__")
     if re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
         return "const__" + key
     die("unexpected key form %r" % key)

@@ -42,6 +42,20 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/proc_fs.h>
+#include <linux/mm_types.h>
+#include <linux/xarray.h>
+#include <linux/idr.h>
+#include <linux/rbtree.h>
+#include <linux/kref.h>
+#include <linux/jump_label.h>
+#include <linux/cpumask.h>
+#include <linux/ioport.h>
+#include <linux/netdevice.h>
+#include <linux/swait.h>
+#include <linux/bottom_half.h>
+#include <linux/hardirq.h>
+#include <net/net_namespace.h>
+#include <asm/paravirt_types.h>
 #include <asm/current.h>
 #include <asm/processor.h>
 
@@ -73,6 +87,9 @@ struct kload_probe_str {
 #define SIZE(sym, type)	KLOAD_PROBE(sizeof__##sym, "sizeof(" #type ")", sizeof(type))
 /* key "foo.field" = offsetof(struct foo, field) */
 #define OFF(st, f)	KLOAD_PROBE(st##__##f, #st "." #f, offsetof(struct st, f))
+/* key "foo.a.b" = offsetof(struct foo, a.b) */
+#define OFF2(st, a, b)	KLOAD_PROBE(st##__##a##__##b, #st "." #a "." #b, \
+				    offsetof(struct st, a.b))
 /* key "NAME" = value of the macro NAME */
 #define CONST(name)	KLOAD_PROBE(const__##name, #name, name)
 
@@ -262,6 +279,96 @@ OFF(proc_ops, proc_open);
 OFF(proc_ops, proc_read);
 OFF(proc_ops, proc_write);
 OFF(proc_ops, proc_release);
+
+/* ---- pages (mm_types.h) ----------------------------------------------- */
+SIZE(page, struct page);
+OFF(page, flags);
+OFF(page, _refcount);
+OFF(page, _mapcount);
+OFF(page, private);
+OFF(page, mapping);
+OFF(page, index);
+OFF(page, compound_head);
+OFF(page, lru);
+CONST(PAGE_SHIFT);
+#ifdef MAX_PAGE_ORDER
+CONST(MAX_PAGE_ORDER);
+#else
+CONST(MAX_ORDER);
+#endif
+CONST(SOFTIRQ_DISABLE_OFFSET);
+CONST(SOFTIRQ_OFFSET);
+CONST(HARDIRQ_OFFSET);
+CONST(NR_CPUS);
+SIZE(cpumask, struct cpumask);
+
+/* ---- core library data structures ------------------------------------- */
+SIZE(xarray, struct xarray);
+OFF(xarray, xa_lock);
+OFF(xarray, xa_flags);
+OFF(xarray, xa_head);
+SIZE(idr, struct idr);
+OFF(idr, idr_rt);
+OFF(idr, idr_base);
+OFF(idr, idr_next);
+SIZE(ida, struct ida);
+OFF(ida, xa);
+SIZE(rb_node, struct rb_node);
+OFF(rb_node, __rb_parent_color);
+OFF(rb_node, rb_right);
+OFF(rb_node, rb_left);
+SIZE(rb_root_cached, struct rb_root_cached);
+OFF(rb_root_cached, rb_root);
+OFF(rb_root_cached, rb_leftmost);
+SIZE(kref, struct kref);
+OFF(kref, refcount);
+SIZE(refcount_t, refcount_t);
+SIZE(static_key, struct static_key);
+
+/* ---- completions, wait queues ----------------------------------------- */
+OFF(completion, done);
+OFF(completion, wait);
+OFF(wait_queue_head, lock);
+OFF(wait_queue_head, head);
+SIZE(wait_queue_entry, struct wait_queue_entry);
+OFF(wait_queue_entry, flags);
+OFF(wait_queue_entry, private);
+OFF(wait_queue_entry, func);
+OFF(wait_queue_entry, entry);
+SIZE(swait_queue_head, struct swait_queue_head);
+OFF(swait_queue_head, lock);
+OFF(swait_queue_head, task_list);
+
+/* ---- x86 data objects modules read ------------------------------------ */
+SIZE(cpuinfo_x86, struct cpuinfo_x86);
+OFF(cpuinfo_x86, x86);
+OFF(cpuinfo_x86, x86_vendor);
+OFF(cpuinfo_x86, x86_model);
+OFF(cpuinfo_x86, x86_stepping);
+OFF(cpuinfo_x86, x86_capability);
+OFF(cpuinfo_x86, x86_vendor_id);
+OFF(cpuinfo_x86, x86_model_id);
+OFF(cpuinfo_x86, x86_cache_alignment);
+OFF(cpuinfo_x86, x86_clflush_size);
+CONST(NCAPINTS);
+SIZE(resource, struct resource);
+OFF(resource, start);
+OFF(resource, end);
+OFF(resource, name);
+OFF(resource, flags);
+SIZE(net, struct net);
+SIZE(net_device, struct net_device);
+OFF(net_device, name);
+OFF(net_device, reg_state);
+OFF(net_device, dev);
+SIZE(paravirt_patch_template, struct paravirt_patch_template);
+OFF2(paravirt_patch_template, irq, save_fl);
+OFF2(paravirt_patch_template, irq, irq_disable);
+OFF2(paravirt_patch_template, irq, irq_enable);
+OFF(paravirt_patch_template, cpu);
+OFF(paravirt_patch_template, irq);
+OFF(paravirt_patch_template, mmu);
+OFF(paravirt_patch_template, lock);
 
 /* ---- strings ---------------------------------------------------------- */
 KLOAD_PROBE_STR(const__UTS_RELEASE, "UTS_RELEASE", UTS_RELEASE);
