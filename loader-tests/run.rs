@@ -13,6 +13,7 @@ const RUN_SCENARIOS: &[(&str, &str)] = &[
     ("printk-basics", "printk_basics"),
     ("preempt-leak", "preempt_leak"),
     ("core-lib", "core_lib"),
+    ("cpu-data", "cpu_data"),
     ("warn-on", "warn_on"),
     ("null-deref", "null_deref"),
     ("bug-on", "bug_on"),

@@ -13,6 +13,10 @@ use crate::mm::{LowRegion, MmError, Prot};
 pub const PERCPU_SIZE: u64 = 64 * 1024;
 /// Offset of the stack canary (`fixed_percpu_data.stack_canary`).
 pub const STACK_CANARY_OFFSET: u64 = 0x28;
+/// kload's virtual interrupt flag (a byte, 1 = interrupts disabled), in
+/// the gap after `fixed_percpu_data`: the `pv_ops` irq operations (raw
+/// code, see kernel::cpu) and the spinlock stubs share it.
+pub const IRQS_OFF_OFFSET: u64 = 0x30;
 /// First offset free for per-CPU variables.
 const FIRST_FREE: u64 = 0x40;
 

@@ -29,18 +29,23 @@ pub struct KernelData {
 }
 
 impl KernelData {
-    pub fn build(profile: &'static KernelProfile) -> Result<KernelData, DataError> {
+    pub fn build(
+        profile: &'static KernelProfile,
+        percpu_base: u64,
+    ) -> Result<KernelData, DataError> {
         let defs = symbols::data_defs()?;
         let resolve = |name: &str| symbols::function_address(name).ok().flatten();
         let ctx = DataCtx {
             profile,
             resolve: &resolve,
+            percpu_base,
         };
         let mut by_name = HashMap::new();
         let mut regions = Vec::new();
         for access in [Access::ReadOnly, Access::ReadWrite] {
             let mut image = Vec::new();
             let mut offsets = Vec::new();
+            let mut self_pointers = Vec::new();
             for d in defs.iter().filter(|d| d.access == access) {
                 let bytes = (d.init)(&ctx).map_err(|source| DataError::Profile {
                     name: d.name,
@@ -50,11 +55,18 @@ impl KernelData {
                 image.resize(off as usize, 0);
                 image.extend_from_slice(&bytes);
                 offsets.push((d.name, off));
+                if d.points_past_itself && bytes.len() >= 8 {
+                    self_pointers.push(off);
+                }
             }
             if image.is_empty() {
                 continue;
             }
             let region = LowRegion::alloc(image.len() as u64, Prot::ReadWrite, "kernel-data")?;
+            for off in self_pointers {
+                let target = region.addr() + off + 8;
+                image[off as usize..off as usize + 8].copy_from_slice(&target.to_le_bytes());
+            }
             region.write(0, &image)?;
             if access == Access::ReadOnly {
                 region.protect(0, None, Prot::Read)?;

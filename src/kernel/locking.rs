@@ -32,6 +32,7 @@ use super::string::{read, write};
 use super::symbols::Registry;
 use super::Kernel;
 use crate::exec::dispatch::CallArgs;
+use crate::exec::percpu::IRQS_OFF_OFFSET;
 use crate::exec::task;
 
 /// `X86_EFLAGS_IF`.
@@ -70,8 +71,6 @@ const RWSEM_READER_OWNED: u64 = 1;
 /// One kernel's lock state.
 #[derive(Default)]
 struct KernelLocks {
-    /// Interrupts disabled on the CPU (the virtual IF is clear).
-    irqs_off: bool,
     /// Held locks by task pid: (lock address, acquire site), oldest first.
     held: HashMap<u32, Vec<(u64, u64)>>,
 }
@@ -113,7 +112,9 @@ pub fn held_locks_in(k: &Kernel, task_pid: u32) -> Vec<(u64, u64)> {
 
 /// Whether kernel `k`'s CPU runs with interrupts enabled (the virtual IF).
 pub fn irqs_enabled(k: &Kernel) -> bool {
-    !all().get(&key(k)).is_some_and(|l| l.irqs_off)
+    k.percpu
+        .read_u32(IRQS_OFF_OFFSET)
+        .is_ok_and(|v| v & 0xff == 0)
 }
 
 fn pid() -> u32 {
@@ -237,8 +238,15 @@ fn preempt_add(delta: i64) {
     }
 }
 
+/// Set the virtual IF of the CPU (the per-CPU byte the `pv_ops` irq
+/// operations use too); returns whether interrupts were off before.
 fn set_irqs_off(off: bool) -> bool {
-    with_state(|s| std::mem::replace(&mut s.irqs_off, off))
+    let Some(k) = task::current_kernel() else {
+        return false;
+    };
+    let was_off = !irqs_enabled(&k);
+    let _ = k.percpu.write(IRQS_OFF_OFFSET, &[u8::from(off)]);
+    was_off
 }
 
 /// A list_head that points at itself.

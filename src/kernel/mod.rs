@@ -7,22 +7,27 @@
 
 pub mod bitmap;
 pub mod bug;
+pub mod cpu;
 pub mod crc;
 pub mod data;
 pub mod device;
 pub mod fs;
+pub mod jump_label;
 pub mod kstrtox;
 pub mod list;
 pub mod locking;
 pub mod module_refs;
+pub mod net_namespace;
 pub mod panic;
 pub mod params;
 pub mod printk;
 pub mod procfs;
 pub mod random;
 pub mod rcu;
+pub mod resource;
 pub mod sched;
 pub mod slab;
+pub mod softirq;
 pub mod string;
 pub mod symbols;
 pub mod sysfs;
@@ -30,6 +35,7 @@ pub mod time;
 pub mod trace;
 pub mod unemulated;
 pub mod vsprintf;
+pub mod workqueue;
 pub mod x86;
 
 use std::collections::hash_map::DefaultHasher;
@@ -94,7 +100,7 @@ impl Kernel {
         symbols::lookup("_printk")?;
         let percpu = PerCpu::new(crate::host::random_u64())?;
         let sched = Sched::new(profile, &percpu)?;
-        let data = data::KernelData::build(profile)?;
+        let data = data::KernelData::build(profile, percpu.base())?;
         let kernel = Arc::new(Kernel {
             profile,
             log: LogBuffer::new(boot, printk::log_line_max(profile.version())),

@@ -1022,6 +1022,7 @@ mod tests {
             let ctx = DataCtx {
                 profile: p,
                 resolve: &resolve,
+                percpu_base: 0,
             };
             let l = ParamLayout::of(p).unwrap();
             let word = |b: &[u8], off: u64| {

@@ -1592,6 +1592,23 @@ fn dup(a: &CallArgs, bytes: Option<Vec<u8>>, gfp: u64, nul: bool, func: &'static
     n
 }
 
+/// A kmalloc'ed copy of `bytes` charged to `caller` (the allocation site
+/// leak reports name), for stubs of other subsystems that return new
+/// strings (`kasprintf`). 0 if the allocation fails.
+pub(super) fn kmalloc_copy(caller: u64, bytes: &[u8], gfp: u64, func: &'static str) -> u64 {
+    let n = kalloc_at(
+        caller,
+        bytes.len() as u64,
+        gfp & !GFP_ZERO,
+        Kind::Kmalloc,
+        func,
+    );
+    if n != 0 && n != ZERO_SIZE_PTR {
+        let _ = mm::write_bytes(n, bytes);
+    }
+    n
+}
+
 /// `kmemdup(src, len, gfp)`.
 fn sys_kmemdup(a: &mut CallArgs) -> u64 {
     let bytes = mm::read_bytes(a.arg(0), a.arg(1) as usize);
@@ -2298,6 +2315,7 @@ mod tests {
         let ctx = DataCtx {
             profile: PROFILES[0],
             resolve: &resolve,
+            percpu_base: 0,
         };
         let b = kmalloc_caches_data(&ctx).unwrap();
         assert_eq!(b.len(), KMALLOC_ROWS * ROW_LEN * 8);

@@ -858,6 +858,34 @@ fn sys_vscnprintf(a: &mut CallArgs) -> u64 {
     })
 }
 
+/// `kasprintf(gfp, fmt, ...)` / `kvasprintf(gfp, fmt, va_list)`: the
+/// formatted string in a new kmalloc'ed buffer of exactly its length + 1.
+fn kasprintf_into(
+    func: &'static str,
+    caller: u64,
+    gfp: u64,
+    fmt: u64,
+    args: &mut dyn VaList,
+) -> u64 {
+    let Some(mut text) = format(func, fmt, args) else {
+        return 0;
+    };
+    text.push(0);
+    super::slab::kmalloc_copy(caller, &text, gfp, func)
+}
+
+fn sys_kasprintf(a: &mut CallArgs) -> u64 {
+    let (gfp, fmt, caller) = (a.arg(0), a.arg(1), a.caller());
+    kasprintf_into("kasprintf", caller, gfp, fmt, &mut a.va(2))
+}
+
+fn sys_kvasprintf(a: &mut CallArgs) -> u64 {
+    let (gfp, fmt, caller) = (a.arg(0), a.arg(1), a.caller());
+    open_va("kvasprintf", a.arg(2), |va| {
+        kasprintf_into("kvasprintf", caller, gfp, fmt, va)
+    })
+}
+
 fn sys_vsprintf(a: &mut CallArgs) -> u64 {
     let (buf, fmt) = (a.arg(0), a.arg(1));
     open_va("vsprintf", a.arg(2), |va| {
@@ -1198,6 +1226,8 @@ pub(super) fn register(r: &mut Registry) {
     r.func("scnprintf", sys_scnprintf);
     r.func("vsprintf", sys_vsprintf);
     r.func("vsnprintf", sys_vsnprintf);
+    r.func("kasprintf", sys_kasprintf);
+    r.func("kvasprintf", sys_kvasprintf);
     r.func("vscnprintf", sys_vscnprintf);
     r.func("sscanf", sys_sscanf);
     r.func("vsscanf", sys_vsscanf);

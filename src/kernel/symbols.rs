@@ -29,6 +29,8 @@ pub type StubFn = fn(&mut CallArgs) -> u64;
 pub struct DataCtx<'a> {
     pub profile: &'static KernelProfile,
     pub resolve: &'a dyn Fn(&str) -> Option<u64>,
+    /// `%gs.base` of CPU 0: what `__per_cpu_offset[0]` holds.
+    pub percpu_base: u64,
 }
 
 impl DataCtx<'_> {
@@ -70,6 +72,9 @@ pub struct DataDef {
     pub name: &'static str,
     pub access: Access,
     pub init: DataInit,
+    /// The object is a pointer to an opaque object placed right after it:
+    /// its first 8 bytes get the address of its byte 8 (`system_wq`).
+    pub points_past_itself: bool,
 }
 
 impl Registry {
@@ -92,9 +97,34 @@ impl Registry {
         self.defs.push((name, Def::Code(bytes)));
     }
 
+    /// Raw code that is not an export (the targets of `pv_ops` slots):
+    /// data initialisers reach it through `DataCtx::func`.
+    pub fn internal_code(&mut self, name: &'static str, bytes: &'static [u8]) {
+        self.defs.push((name, Def::Code(bytes)));
+        self.internal.push(name);
+    }
+
     /// A data object (a kernel variable or table) modules may reference.
     pub fn data(&mut self, name: &'static str, access: Access, init: DataInit) {
-        self.data.push(DataDef { name, access, init });
+        self.data.push(DataDef {
+            name,
+            access,
+            init,
+            points_past_itself: false,
+        });
+    }
+
+    /// A kernel variable that points at an object only the kernel looks
+    /// inside (a `struct workqueue_struct *`): `init` builds the pointer's
+    /// 8 bytes followed by the object, and the pointer is set to the
+    /// object's address when the kernel's data is laid out.
+    pub fn data_pointer_to_opaque(&mut self, name: &'static str, access: Access, init: DataInit) {
+        self.data.push(DataDef {
+            name,
+            access,
+            init,
+            points_past_itself: true,
+        });
     }
 
     /// A function of a subsystem kload does not emulate (PCI, USB, ...).
@@ -111,6 +141,13 @@ fn register_all(r: &mut Registry) {
     super::printk::register(r);
     super::trace::register(r);
     super::x86::register(r);
+    super::cpu::register(r);
+    super::sched::register(r);
+    super::softirq::register(r);
+    super::resource::register(r);
+    super::net_namespace::register(r);
+    super::jump_label::register(r);
+    super::workqueue::register(r);
     super::panic::register(r);
     super::params::register(r);
     super::kstrtox::register(r);
@@ -395,7 +432,7 @@ mod tests {
     #[test]
     fn data_symbols_build_for_every_profile() {
         for p in PROFILES {
-            crate::kernel::data::KernelData::build(p).unwrap();
+            crate::kernel::data::KernelData::build(p, 0x4000_0000).unwrap();
         }
     }
 }

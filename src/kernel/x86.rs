@@ -26,7 +26,13 @@ const INDIRECT_THUNKS: &[(&str, &[u8])] = &[
     ("__x86_indirect_thunk_r15", &[0x41, 0xff, 0xe7]),
 ];
 
+/// `BUG_func` (6.10+): the placeholder target of alternative calls
+/// (`ALT_CALL_INSTR`) left unpatched; the kernel's body is `BUG()`, so kload
+/// gives the same `ud2`, reported as an invalid opcode in `BUG_func`.
+const UD2: &[u8] = &[0x0f, 0x0b];
+
 pub(super) fn register(r: &mut Registry) {
+    r.code("BUG_func", UD2);
     // `call __fentry__` opens every function (-mfentry); with no tracer
     // attached the kernel NOPs the call sites, which is the same as returning.
     r.code("__fentry__", RET);
