@@ -105,6 +105,11 @@ fn parse(command: &str, modules: &Path) -> Replay {
         return Replay::NotReplayable;
     };
     match words.first().map(String::as_str) {
+        // Debian's CRC library modules (/modules/debian/crc16.ko, ...),
+        // which kload's kernel has built in: nothing to load.
+        Some("insmod") if words.get(1).is_some_and(|w| w.starts_with("debian/")) => {
+            Replay::NotReplayable
+        }
         Some("insmod") if words.len() > 1 => {
             // busybox passes every argument to the kernel, `--` included;
             // kmod's getopt would eat the first `--`, so replay after one.

@@ -131,14 +131,25 @@ kernel_for() {
 	rel=$(sed -n 's/^headers: *linux-headers-//p' "$info" | head -n1)
 	[ -n "$rel" ] || die "no 'headers: linux-headers-<release>' line in $info"
 	kdir=$CACHE/kernels/$rel
-	if [ ! -f "$kdir/vmlinuz" ]; then
+	if [ ! -f "$kdir/vmlinuz" ] || [ ! -d "$kdir/libmods" ]; then
 		# The signed image is what a Debian machine boots; the -unsigned one
 		# holds the same kernel without the EFI signature.
 		deb=$(apt_download "$CACHE/debs" "linux-image-$rel" "linux-image-$rel-unsigned")
 		rm -rf "$kdir"; mkdir -p "$kdir"
-		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir" --wildcards './boot/vmlinuz-*'
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir" --wildcards './boot/vmlinuz-*' \
+			"./lib/modules/$rel/kernel/lib/crc*.ko*"
 		mv "$kdir"/boot/vmlinuz-* "$kdir/vmlinuz"
-		rm -rf "$kdir/boot"
+		# Debian's CRC library modules (crc16.ko, crc7.ko, ...), which kload
+		# has built in: scenarios insmod them from /modules/debian first.
+		mkdir -p "$kdir/libmods"
+		for ko in "$kdir/lib/modules/$rel/kernel/lib"/crc*.ko*; do
+			case "$ko" in
+			*.xz) xz -dc "$ko" >"$kdir/libmods/$(basename "${ko%.xz}")" ;;
+			*.zst) zstd -qdc "$ko" >"$kdir/libmods/$(basename "${ko%.zst}")" ;;
+			*) cp "$ko" "$kdir/libmods/" ;;
+			esac
+		done
+		rm -rf "$kdir/boot" "$kdir/lib"
 		basename "$deb" >"$kdir/deb"
 		rm -f "$deb" # ~100 MB of modules; only vmlinuz is kept
 	fi
@@ -200,6 +211,10 @@ boot_one() { # boot_one SERIES SCENARIO RELEASE KPKG VMLINUZ
 		n=$((n + 1))
 	done
 	[ $n -gt 0 ] || die "no *.ko in sample-modules/$s"
+	mkdir -p "$stage/modules/debian"
+	for ko in "$(dirname "$vmlinuz")"/libmods/*.ko; do
+		if [ -e "$ko" ]; then cp "$ko" "$stage/modules/debian/"; fi
+	done
 	# The other series' modules, for cross-kernel loads (vermagic scenario):
 	# /modules/other/<name>.ko was built for the other kernel.
 	local o

@@ -450,9 +450,10 @@ fn mangle(key: &str) -> Result<String, String> {
         if is_word(ty) {
             return Ok(format!("sizeof__{ty}"));
         }
-    } else if let Some((st, f)) = key.split_once('.') {
-        if is_word(st) && is_word(f) {
-            return Ok(format!("{st}__{f}"));
+    } else if key.contains('.') {
+        // "st.f" (OFF) or "st.a.b" (OFF2, a nested member).
+        if key.split('.').all(is_word) {
+            return Ok(key.replace('.', "__"));
         }
     } else if is_word(key)
         && !key.as_bytes()[0].is_ascii_digit()
@@ -485,7 +486,18 @@ fn asm_offset(headers: &Path, name: &str) -> Option<i64> {
     })
 }
 
-/// The vmlinux lines of Module.symvers, sorted by name; as symvers.py.
+/// Library modules whose exports kload's kernel provides itself
+/// (src/kernel/crc.rs); the same list as symvers.py's BUILTIN_LIBRARIES.
+pub const BUILTIN_LIBRARIES: &[&str] = &[
+    "lib/crc16",
+    "lib/crc-itu-t",
+    "lib/crc7",
+    "lib/crc8",
+    "lib/crc-t10dif",
+];
+
+/// The vmlinux lines of Module.symvers (and those of the built-in library
+/// modules), sorted by name; as symvers.py.
 fn vmlinux_exports(text: &[u8], path: &Path) -> Result<Vec<Export>, String> {
     let text = std::str::from_utf8(text)
         .ok()
@@ -500,7 +512,7 @@ fn vmlinux_exports(text: &[u8], path: &Path) -> Result<Vec<Export>, String> {
             [c, n, m, k, ns] => (c, n, m, k, ns),
             _ => return Err(format!("{}: expected 4 or 5 tab-separated columns", at())),
         };
-        if module != "vmlinux" {
+        if module != "vmlinux" && !BUILTIN_LIBRARIES.contains(&module) {
             continue;
         }
         let gpl = match kind {
@@ -577,7 +589,12 @@ mod tests {
         assert_eq!(mangle("sizeof(spinlock_t)").unwrap(), "sizeof__spinlock_t");
         assert_eq!(mangle("module.init").unwrap(), "module__init");
         assert_eq!(mangle("MODULE_NAME_LEN").unwrap(), "const__MODULE_NAME_LEN");
-        assert!(mangle("module.init.x").is_err());
+        assert_eq!(
+            mangle("paravirt_patch_template.irq.save_fl").unwrap(),
+            "paravirt_patch_template__irq__save_fl"
+        );
+        assert!(mangle("module..x").is_err());
+        assert!(mangle("module.init-x").is_err());
         assert!(mangle("lower").is_err());
     }
 

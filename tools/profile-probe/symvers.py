@@ -12,7 +12,9 @@ Module.symvers has one tab-separated line per export:
     CRC  NAME  MODULE  KIND  NAMESPACE
 
 Only MODULE == "vmlinux" is kept (exports of in-tree modules are provided by
-those modules, not by the kernel kload emulates).  KIND must be EXPORT_SYMBOL
+those modules, not by the kernel kload emulates), plus the small CRC library
+modules of BUILTIN_LIBRARIES, which kload's stub kernel has built in (as a
+kernel configured with CONFIG_CRC16=y ... would).  KIND must be EXPORT_SYMBOL
 or EXPORT_SYMBOL_GPL; NAMESPACE is copied verbatim ("" when the column is
 empty or, on trees older than 5.4, absent).  Names must be unique.  The
 output is sorted by name in byte order so the Rust side can binary-search it.
@@ -26,6 +28,10 @@ import sys
 RUSTFMT_TUPLE_WIDTH = 60
 
 KINDS = {"EXPORT_SYMBOL": False, "EXPORT_SYMBOL_GPL": True}
+
+# Library modules whose exports kload's kernel provides itself
+# (src/kernel/crc.rs).
+BUILTIN_LIBRARIES = {"lib/crc16", "lib/crc-itu-t", "lib/crc7", "lib/crc8", "lib/crc-t10dif"}
 
 
 def die(msg):
@@ -50,7 +56,7 @@ def read_symvers(path):
                 die("%s:%d: expected 4 or 5 tab-separated columns" % (path, lineno))
             crc, name, module, kind = cols[:4]
             ns = cols[4] if len(cols) == 5 else ""
-            if module != "vmlinux":
+            if module != "vmlinux" and module not in BUILTIN_LIBRARIES:
                 continue
             if kind not in KINDS:
                 die("%s:%d: unknown export kind %r" % (path, lineno, kind))
