@@ -9,6 +9,7 @@ use super::kallsyms::Kallsyms;
 use super::layout_sections::{page_align, MemType};
 use super::modinfo::Modinfo;
 use crate::kernel::panic::module_flags;
+use crate::kernel::unwind_orc::OrcTable;
 use crate::mm::{LowRegion, MmError, Prot};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -163,6 +164,9 @@ pub struct Module {
     /// the module has none), for BUG()/WARN() traps (`module_bug_finalize`).
     pub bug_table: u64,
     pub num_bugs: u64,
+    /// The relocated `.orc_unwind_ip` and `.orc_unwind`, sorted by address
+    /// (`unwind_module_init`); empty when the module has none.
+    pub orc: OrcTable,
     pub(crate) state: Mutex<ModuleState>,
     pub(crate) mem: Mutex<ModuleMemory>,
     pub(crate) kallsyms: Mutex<Kallsyms>,
@@ -200,6 +204,17 @@ impl Module {
     /// Is `addr` inside this module's memory?
     pub fn contains(&self, addr: u64) -> bool {
         self.memory().contains(addr).is_some()
+    }
+
+    /// Is `addr` inside this module's (core or init) text
+    /// (`is_module_text_address`)?
+    pub fn text_contains(&self, addr: u64) -> bool {
+        self.memory().allocs.iter().any(|a| {
+            a.parts.iter().any(|&(mem, off, size)| {
+                let start = a.region.addr() + off;
+                mem.is_text() && addr >= start && addr < start + size
+            })
+        })
     }
 
     /// Symbolise an address inside this module.
