@@ -12,14 +12,12 @@ use super::panic::{
     report_oops, report_oops_trace_from, show_regs, ReportBuilder, ReportKind, CUT_HERE, END_TRACE,
     TAINT_SOFTLOCKUP, TAINT_WARN,
 };
+use super::printk::{LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOGLEVEL_WARNING};
 use super::symbols;
 use super::unwind_orc::TraceFrom;
-use super::printk::{LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOGLEVEL_WARNING};
 use super::Kernel;
 use crate::exec::dispatch::StubCall;
-use crate::exec::signal::{
-    Fault, Outcome, Regs, KILLED_SIGKILL, KILLED_SIGSEGV, KILLED_WATCHDOG,
-};
+use crate::exec::signal::{Fault, Outcome, Regs, KILLED_SIGKILL, KILLED_SIGSEGV, KILLED_WATCHDOG};
 use crate::exec::{task, watchdog};
 use crate::mm;
 
@@ -337,7 +335,14 @@ pub fn stub_fault(k: &Kernel, call: &StubCall, what: &str, addr: u64, len: u64, 
         ret_slot: call.ret_slot(),
         bp: regs.rbp,
     };
-    page_fault_report(k, fault.addr, err, &regs, from, Some(format!("kload: {what}")));
+    page_fault_report(
+        k,
+        fault.addr,
+        err,
+        &regs,
+        from,
+        Some(format!("kload: {what}")),
+    );
 }
 
 /// The page-fault report: the BUG and #PF lines, kload's own line if any,

@@ -11,8 +11,7 @@
 use std::collections::HashMap;
 
 use iced_x86::{
-    Decoder, DecoderOptions, Formatter, GasFormatter, Instruction, SymbolResolver,
-    SymbolResult,
+    Decoder, DecoderOptions, Formatter, GasFormatter, Instruction, SymbolResolver, SymbolResult,
 };
 
 use super::panic::{OPCODE_EPILOGUE, OPCODE_PROLOGUE};
@@ -33,23 +32,36 @@ struct BranchTargets(HashMap<u64, String>);
 impl BranchTargets {
     fn collect(k: &Kernel, insns: &[Instruction]) -> BranchTargets {
         let mut map = HashMap::new();
-        for insn in insns {
-            let target = insn.near_branch_target();
-            if insn.is_invalid() || target == 0 || map.contains_key(&target) {
-                continue;
+        for insn in insns.iter().filter(|i| !i.is_invalid()) {
+            let mut targets = vec![insn.near_branch_target()];
+            if insn.is_ip_rel_memory_operand() {
+                targets.push(insn.ip_rel_memory_address());
             }
-            k.with_symbol(target, &mut |hit| {
-                if let Some(h) = hit {
-                    let name = match h.offset {
-                        0 => h.name.to_owned(),
-                        off => format!("{}+{off:#x}", h.name),
-                    };
+            for target in targets {
+                if target == 0 || map.contains_key(&target) {
+                    continue;
+                }
+                if let Some(name) = label(k, target) {
                     map.insert(target, name);
                 }
-            });
+            }
         }
         BranchTargets(map)
     }
+}
+
+/// `name` or `name+0xoff` of an address kload has a symbol for.
+fn label(k: &Kernel, addr: u64) -> Option<String> {
+    let mut name = None;
+    k.with_symbol(addr, &mut |hit| {
+        if let Some(h) = hit {
+            name = Some(match h.offset {
+                0 => h.name.to_owned(),
+                off => format!("{}+{off:#x}", h.name),
+            });
+        }
+    });
+    name
 }
 
 impl SymbolResolver for BranchTargets {
@@ -61,13 +73,21 @@ impl SymbolResolver for BranchTargets {
         address: u64,
         _address_size: u32,
     ) -> Option<SymbolResult<'_>> {
-        if instruction.near_branch_target() != address {
+        let wanted = instruction.near_branch_target() == address
+            || (instruction.is_ip_rel_memory_operand()
+                && instruction.ip_rel_memory_address() == address);
+        if !wanted {
             return None;
         }
         self.0
             .get(&address)
             .map(|name| SymbolResult::with_str(address, name.as_str()))
     }
+}
+
+/// `label` or the bare address.
+fn label_of(k: &Kernel, addr: u64) -> String {
+    label(k, addr).unwrap_or_else(|| format!("{addr:#x}"))
 }
 
 /// Where decoding starts for `rip`: the function start when kallsyms knows
@@ -103,10 +123,7 @@ pub fn code_disassembly(k: &Kernel, rip: u64) -> Vec<String> {
             "Code: cannot disassemble: the bytes at {rip:#x} are unreadable"
         )];
     };
-    let at = |ip: u64| match &label {
-        Some(name) => format!("{name}+{:#x}", ip - start),
-        None => format!("{ip:#x}"),
-    };
+    let at = |ip: u64| label_of(k, ip);
     let mut lines = vec![match &label {
         Some(name) => format!("Code: disassembly from {name} (RIP {})", at(rip)),
         None => format!(
@@ -126,6 +143,7 @@ pub fn code_disassembly(k: &Kernel, rip: u64) -> Vec<String> {
     }
     let resolver = BranchTargets::collect(k, &shown);
     let mut formatter = GasFormatter::with_options(Some(Box::new(resolver)), None);
+    formatter.options_mut().set_uppercase_hex(false);
     let mut text = String::new();
     let mut saw_rip = false;
     for insn in &shown {

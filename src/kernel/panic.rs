@@ -8,11 +8,11 @@ use std::sync::Mutex;
 
 use super::printk::{LOGLEVEL_EMERG, LOGLEVEL_ERR, LOGLEVEL_WARNING};
 use super::symbols::Registry;
+use super::unwind_orc::{call_trace, TraceFrom};
 use super::vsprintf::vsnprintf;
 use super::Kernel;
 use crate::exec::dispatch::CallArgs;
 use crate::exec::signal::Regs;
-use super::unwind_orc::{call_trace, TraceFrom};
 use crate::exec::task;
 use crate::mm;
 
@@ -657,6 +657,24 @@ mod tests {
             .to_json()
             .contains(r#""module":null,"function":null,"file":null,"line":null"#));
         assert!(none.to_json().ends_with(r#""lines":[]}"#));
+    }
+
+    /// An unreadable `Code:` is a page fault of the kernel's own: CR2
+    /// shows where, and the Oops counter counts per kernel.
+    #[test]
+    fn unreadable_code_bytes_set_cr2_and_dies_count() {
+        let k = Kernel::boot(crate::profile::PROFILES[0]).unwrap();
+        assert_eq!(k.cr2(), 0);
+        let rip = 0x2000;
+        assert_eq!(
+            code_line(&k, rip),
+            format!("Code: Unable to access opcode bytes at {:#x}.", rip - 42)
+        );
+        assert_eq!(k.cr2(), rip - 42);
+        assert!(die_header(&k, "Oops", 2).ends_with("0002 [#1] PREEMPT SMP NOPTI"));
+        assert!(die_header(&k, "Oops", 2).ends_with("0002 [#2] PREEMPT SMP NOPTI"));
+        let other = Kernel::boot(crate::profile::PROFILES[0]).unwrap();
+        assert!(die_header(&other, "x", 0).contains("[#1]"));
     }
 
     #[test]

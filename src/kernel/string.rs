@@ -42,7 +42,10 @@ pub(crate) fn bad_access(func: &str, what: &str, addr: u64, len: u64) {
 pub(crate) fn bad_access_rw(func: &str, what: &str, addr: u64, len: u64, write: bool) {
     let text = format!("{func}: cannot access {len} bytes of {what} at {addr:#x}");
     let faults = mm::first_fault(addr, len, write).is_some();
-    match (task::current_kernel(), crate::exec::dispatch::current_call()) {
+    match (
+        task::current_kernel(),
+        crate::exec::dispatch::current_call(),
+    ) {
         (Some(k), Some(call)) if faults => {
             super::bug::stub_fault(&k, &call, &text, addr, len, write);
             task::kill(crate::exec::signal::KILLED_SIGKILL);

@@ -510,7 +510,11 @@ mod tests {
             OrcType::Undefined
         );
         let bp_frame = OrcEntry::decode(
-            raw(16, -16, ORC_REG_BP as u16 | (ORC_REG_PREV_SP as u16) << 4 | 2 << 8 | 1 << 11),
+            raw(
+                16,
+                -16,
+                ORC_REG_BP as u16 | (ORC_REG_PREV_SP as u16) << 4 | 2 << 8 | 1 << 11,
+            ),
             OrcFormat::V3,
         );
         assert_eq!(bp_frame.bp_reg, ORC_REG_PREV_SP);

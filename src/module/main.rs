@@ -118,6 +118,7 @@ pub fn load_module(
         uses: Mutex::new(Vec::new()),
         holders: Mutex::new(Vec::new()),
         extra_refs: AtomicU32::new(0),
+        base_ref_dropped: AtomicBool::new(false),
         freed_init: Mutex::new(None),
         init_died: AtomicBool::new(false),
     });
@@ -366,6 +367,13 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
     if forced_needed {
         kernel.taint.add(crate::kernel::panic::TAINT_FORCED_RMMOD);
         kernel.lockdep_off();
+    }
+    // `try_release_module_ref`: the base reference goes unless someone
+    // else holds one (a forced unload keeps it).
+    if module.refcount() == 0 {
+        module
+            .base_ref_dropped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
     module.set_state(ModuleState::Going);
     // exit, then `destroy_params` (charp copies), on the rmmod task.

@@ -181,6 +181,10 @@ pub struct Module {
     pub(crate) holders: Mutex<Vec<String>>,
     /// References beyond the users' (`try_module_get` from stubs).
     pub(crate) extra_refs: AtomicU32,
+    /// The loader's base reference was dropped (`try_release_module_ref`
+    /// at unload, when nothing else held one): from then on
+    /// `module_refcount()` reads one less, -1 for a module whose exit died.
+    pub(crate) base_ref_dropped: AtomicBool,
     /// The init memory freed when the module became live.
     pub(crate) freed_init: Mutex<Option<FreedInit>>,
     /// Set when the task running init died (an Oops): the module is left
@@ -286,9 +290,13 @@ impl Module {
     }
 
     /// `module_refcount()`: references other than the base one: one per
-    /// user module, plus any taken by `try_module_get`.
-    pub fn refcount(&self) -> u32 {
-        lock(&self.holders).len() as u32 + self.extra_refs.load(Ordering::Relaxed)
+    /// user module, plus any taken by `try_module_get`; minus the base
+    /// one once unloading dropped it.
+    pub fn refcount(&self) -> i32 {
+        let refs =
+            lock(&self.holders).len() as i64 + i64::from(self.extra_refs.load(Ordering::Relaxed));
+        let base = i64::from(self.base_ref_dropped.load(Ordering::Relaxed));
+        (refs - base).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
     }
 
     /// Modules that use symbols of this one (`/sys/module/<m>/holders`), newest first.
