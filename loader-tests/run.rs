@@ -18,6 +18,7 @@ const RUN_SCENARIOS: &[(&str, &str)] = &[
     ("bug-on", "bug_on"),
     ("div-zero", "div_zero"),
     ("oops-deep", "oops_deep"),
+    ("dump-stack", "dump_stack"),
 ];
 
 #[test]
