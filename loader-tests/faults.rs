@@ -11,17 +11,19 @@ const FAULTS: &[(&str, &str)] = &[
     ("warn-on", "warn_on"),
     ("bug-on", "bug_on"),
     ("div-zero", "div_zero"),
+    ("oops-deep", "oops_deep"),
 ];
 
 /// The lines of a fault report the comparison holds to the kernel: the
 /// report's kernel-independent lines (everything `machine_independent`
-/// keeps), and the `RIP: 0010:` line of module code (function, offset,
-/// size, module).
+/// keeps, the call trace's reliable module frames included), and the
+/// `RIP: 0010:` line of module code (function, offset, size, module).
+/// kload's own `kload: ` lines are not the kernel's.
 fn held(line: &str) -> bool {
     if line.starts_with("RIP: 0010:") {
         return line.ends_with(']');
     }
-    machine_independent(line)
+    machine_independent(line) && !kload_only(line)
 }
 
 /// `__FILE__` of an out-of-tree build is the absolute path of the build
@@ -124,6 +126,7 @@ fn session_survives_faulting_modules() {
         for (stem, name, status, said) in [
             ("null-deref", "null_deref", 137, "Killed"),
             ("bug-on", "bug_on", 139, "Segmentation fault"),
+            ("stub-fault", "stub_fault", 137, "Killed"),
         ] {
             let out = s.run(&["insmod", &sample(series, stem)]);
             assert_eq!(out.status.code(), Some(status), "{stem}: {}", stderr(&out));
@@ -142,6 +145,7 @@ fn session_survives_faulting_modules() {
         let log = String::from_utf8_lossy(&dmesg.stdout).into_owned();
         assert!(log.contains("] Oops: 0002 [#1]") || log.contains("] Oops: Oops: 0002 [#1]"));
         assert!(log.contains("invalid opcode: 0000 [#2]"), "{log}");
+        assert!(log.contains("Oops: 0000 [#3]"), "{log}");
         assert!(log.contains("warn-on: init returns 0"), "{log}");
         // The healthy module loaded first still runs its exit.
         for name in ["warn_on", "hello_2"] {
@@ -156,5 +160,220 @@ fn session_survives_faulting_modules() {
         // And a fresh load of a healthy module works after the Oopses.
         let again = s.run(&["insmod", &sample(series, "hello-2")]);
         assert!(again.status.success(), "{}", stderr(&again));
+    }
+}
+
+/// The frames of the first call trace in `lines`, between `<TASK>` and
+/// `</TASK>`.
+fn first_trace(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .skip_while(|l| *l != " <TASK>")
+        .skip(1)
+        .take_while(|l| *l != " </TASK>")
+        .cloned()
+        .collect()
+}
+
+/// The ORC unwinder: a fault two calls below init shows both callers in
+/// order, reliable (no `? `), exactly as the real kernel's trace starts,
+/// and then kload's own entry into module code, where the trace ends.
+#[test]
+fn call_trace_unwinds_module_frames_with_orc() {
+    for series in SERIES {
+        for dir in module_dirs(series) {
+            let file = dir.join("oops-deep.ko");
+            let out = kload(&["run", file.to_str().unwrap()]);
+            let trace = first_trace(&kernel_lines(&out));
+            let (real, _) = golden_run(series, "oops-deep", "oops_deep");
+            let real_frames: Vec<String> = first_trace(&real)
+                .into_iter()
+                .filter(|l| reliable_module_frame(l))
+                .collect();
+            assert_eq!(real_frames.len(), 2, "{series}: {real:#?}");
+            assert!(real_frames[0].starts_with(" oops_deep_outer"));
+            assert!(real_frames[1].starts_with(" oops_deep_init+"));
+            assert_eq!(trace[..2], real_frames[..], "{}", file.display());
+            assert!(
+                trace[2].starts_with(" kload_enter+0x"),
+                "{}: {trace:#?}",
+                file.display()
+            );
+            assert_eq!(trace.len(), 3, "{trace:#?}");
+        }
+    }
+}
+
+/// A WARN in a helper: the trace's first frame is the helper's caller.
+#[test]
+fn warn_trace_names_the_caller_of_the_warning_function() {
+    for series in SERIES {
+        let out = kload(&["run", &sample(series, "warn-on")]);
+        let lines = kernel_lines(&out);
+        let second_warning = lines
+            .iter()
+            .position(|l| l.starts_with("WARNING: ") && l.contains(" warn_once_site+"))
+            .expect("the WARN_ON_ONCE report");
+        let trace = first_trace(&lines[second_warning..]);
+        assert!(trace[0].starts_with(" warn_on_init+0x"), "{trace:#?}");
+        let real = golden_kernel_lines(series, "warn-on", "insmod warn-on.ko");
+        assert!(real.contains(&trace[0]), "{series}: {:?}", trace[0]);
+    }
+}
+
+/// `strlen(NULL)` from init: the fault is inside a stub of the kernel. It
+/// becomes the page-fault Oops the kernel's strlen raises, RIP naming
+/// strlen (kload's symbol) and the trace the module's call; the task is
+/// killed as by the real kernel.
+#[test]
+fn fault_inside_a_stub_is_an_oops_naming_the_stub() {
+    for series in SERIES {
+        for dir in module_dirs(series) {
+            // As the scenario ran on the real kernel: hello-1 first.
+            let s = PrivateSession::new(Some(series)).in_dir(dir.clone());
+            assert!(s.run(&["insmod", "hello-1.ko"]).status.success());
+            s.run(&["dmesg", "-c"]);
+            let out = s.run(&["insmod", "stub-fault.ko"]);
+            assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+            assert!(stderr(&out).contains("Killed"), "{}", stderr(&out));
+            let dmesg = s.run(&["dmesg"]);
+            let lines: Vec<String> = stdout_lines(&dmesg)
+                .iter()
+                .map(|l| strip_timestamp(l).unwrap_or(l).to_owned())
+                .collect();
+            let real = golden_kernel_lines(series, "stub-fault", "insmod stub-fault.ko");
+            assert_eq!(held_lines(&lines), held_lines(&real), "{}", dir.display());
+            let rip = lines.iter().find(|l| l.starts_with("RIP: 0010:")).unwrap();
+            assert!(rip.starts_with("RIP: 0010:strlen+0x0/0x"), "{rip}");
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l == "kload: strlen: cannot access 1 bytes of a string at 0x0"),
+                "{lines:#?}"
+            );
+            let trace = first_trace(&lines);
+            assert!(trace[0].starts_with(" stub_fault_init+0x"), "{trace:#?}");
+            // The kernel goes on: the module loaded before still unloads.
+            assert!(s.run(&["rmmod", "hello_1"]).status.success());
+            let log = String::from_utf8_lossy(&s.run(&["dmesg"]).stdout).into_owned();
+            assert!(log.contains("Goodbye world 1."), "{log}");
+        }
+    }
+}
+
+/// `kload run -v`: after the `Code:` line, its bytes disassembled, each
+/// line a `kload: ` line, the faulting instruction marked; not without -v.
+#[test]
+fn verbose_run_disassembles_the_code_bytes() {
+    for series in SERIES {
+        let file = sample(series, "oops-deep");
+        let quiet = kernel_lines(&kload(&["run", &file]));
+        assert!(!quiet.iter().any(|l| l.starts_with("kload: > ")));
+        let lines = kernel_lines(&kload(&["run", "-v", &file]));
+        let code = lines.iter().position(|l| l.starts_with("Code: ")).unwrap();
+        assert!(
+            lines[code + 1].starts_with("kload: Code: disassembly from oops_deep_inner"),
+            "{:#?}",
+            &lines[code..]
+        );
+        let rip = lines[code - 1]
+            .strip_prefix("RIP: 0010:")
+            .and_then(|r| r.split('/').next())
+            .unwrap()
+            .to_owned();
+        let marked: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("kload: > "))
+            .collect();
+        // Two register dumps in an Oops, one marked instruction in each.
+        assert_eq!(marked.len(), 2, "{lines:#?}");
+        let want = format!("kload: > {rip}: c7 40 08 2a 00 00 00");
+        assert!(marked[0].starts_with(&want), "{} vs {want}", marked[0]);
+        assert!(
+            marked[0].contains("movl $0x2a,8(%rax)")
+                && marked[0].ends_with("<-- trapping instruction"),
+            "{}",
+            marked[0]
+        );
+        // The instructions before it are decoded from the function start.
+        assert!(
+            lines[code + 2].contains("call __fentry__"),
+            "{}",
+            lines[code + 2]
+        );
+    }
+}
+
+/// CR2 in a register dump is the last page-fault address, as on the real
+/// kernel (whose WARN dumps show the address where its own read of the
+/// code bytes faulted): through a WARN, an Oops and a WARN again, every
+/// CR2 register line shows the address of the latest fault before it.
+#[test]
+fn register_dumps_show_the_last_page_fault_address() {
+    for series in SERIES {
+        let s = PrivateSession::new(None);
+        assert!(s
+            .run(&["insmod", &sample(series, "warn-on")])
+            .status
+            .success());
+        s.run(&["insmod", &sample(series, "oops-deep")]);
+        assert!(s.run(&["rmmod", "warn_on"]).status.success());
+        assert!(s
+            .run(&["insmod", &sample(series, "warn-on")])
+            .status
+            .success());
+        let log = String::from_utf8_lossy(&s.run(&["dmesg"]).stdout).into_owned();
+        let mut last = 0u64;
+        let mut dumps = 0;
+        let mut after_oops = false;
+        for line in log.lines().filter_map(strip_timestamp) {
+            let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+            if let Some(a) = line.strip_prefix("BUG: kernel NULL pointer dereference, address: ") {
+                last = hex(a);
+                after_oops = true;
+            } else if let Some(a) = line.strip_prefix("Code: Unable to access opcode bytes at ") {
+                last = hex(a.trim_end_matches('.'));
+            } else if let Some(v) = line.strip_prefix("CR2: ").and_then(|v| v.split(' ').next()) {
+                if line.contains(" CR3: ") {
+                    assert_eq!(hex(v), last, "{series}: {line}\n{log}");
+                    dumps += 1;
+                    if after_oops && log.contains("WARNING") {
+                        assert_ne!(last, 0, "{line}");
+                    }
+                }
+            }
+        }
+        // 3 WARNINGs, twice; the Oops's two dumps.
+        assert_eq!(dumps, 8, "{log}");
+    }
+}
+
+/// Without ORC data (the sections stripped with objcopy) the unwinder
+/// has nothing to go on: the module's frames are still found by the
+/// stack scan, but only as the kernel prints guesses, with `? `.
+#[test]
+fn call_trace_without_orc_data_falls_back_to_the_stack_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    for series in SERIES {
+        let stripped = tmp.path().join(format!("oops-deep-{series}.ko"));
+        let status = std::process::Command::new("objcopy")
+            .args([
+                "--remove-section",
+                ".orc_unwind",
+                "--remove-section",
+                ".orc_unwind_ip",
+                "--remove-section",
+                ".rela.orc_unwind_ip",
+                &sample(series, "oops-deep"),
+            ])
+            .arg(&stripped)
+            .status()
+            .expect("run objcopy (binutils)");
+        assert!(status.success());
+        let out = kload(&["run", stripped.to_str().unwrap()]);
+        let trace = first_trace(&kernel_lines(&out));
+        assert_eq!(trace.len(), 2, "{trace:#?}");
+        assert!(trace[0].starts_with(" ? oops_deep_outer"), "{trace:#?}");
+        assert!(trace[1].starts_with(" ? oops_deep_init+"), "{trace:#?}");
     }
 }

@@ -47,12 +47,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     ("6.12", "needs-pci", "insmod needs-pci.ko"),
     ("6.1", "needs-pci", "rmmod needs_pci"),
     ("6.12", "needs-pci", "rmmod needs_pci"),
-    // An Oops in exit: the real kernel had already dropped the base
-    // reference (`try_release_module_ref`), so /proc/modules shows the
-    // module Unloading with a use count of -1; kload's refcount is unsigned
-    // and shows 0 (a signed refcount needs procfs, sysfs and the wire format).
-    ("6.1", "ro-after-init", "cat /proc/modules"),
-    ("6.12", "ro-after-init", "cat /proc/modules"),
 ];
 
 /// A scenario replayed in its own session, pinned to the scenario's kernel

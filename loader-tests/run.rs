@@ -18,6 +18,8 @@ const RUN_SCENARIOS: &[(&str, &str)] = &[
     ("null-deref", "null_deref"),
     ("bug-on", "bug_on"),
     ("div-zero", "div_zero"),
+    ("oops-deep", "oops_deep"),
+    ("dump-stack", "dump_stack"),
 ];
 
 #[test]

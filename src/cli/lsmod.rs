@@ -52,7 +52,7 @@ pub fn format(rows: &[ModuleRow]) -> String {
 mod tests {
     use super::*;
 
-    fn row(name: &str, size: u64, refcnt: u32, holders: &[&str]) -> ModuleRow {
+    fn row(name: &str, size: u64, refcnt: i32, holders: &[&str]) -> ModuleRow {
         ModuleRow {
             name: name.into(),
             size,

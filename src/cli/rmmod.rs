@@ -111,7 +111,7 @@ pub fn check_in_use(rows: &[ModuleRow], name: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn row(name: &str, refcnt: u32, holders: &[&str]) -> ModuleRow {
+    fn row(name: &str, refcnt: i32, holders: &[&str]) -> ModuleRow {
         ModuleRow {
             name: name.into(),
             size: 4096,

@@ -32,6 +32,7 @@ pub fn main(args: &[String]) -> i32 {
     }
     // --watchdog=SECS (the soft-lockup threshold) is taken out here too.
     let mut json = false;
+    let mut verbose = false;
     let mut kept = Vec::new();
     for (i, a) in rest_args.iter().enumerate() {
         let is_flag = rest_args[..i].iter().all(|p| p.starts_with('-'));
@@ -50,6 +51,10 @@ pub fn main(args: &[String]) -> i32 {
                 json = true;
                 continue;
             }
+            if a == "-v" || a == "--verbose" {
+                verbose = true;
+                continue;
+            }
         }
         kept.push(a.clone());
     }
@@ -63,7 +68,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let Some((file, params)) = rest.split_first() else {
         eprintln!(
-            "usage: kload run [--allow-missing] [--trace] [--json] [--watchdog=SECS] [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]"
+            "usage: kload run [-v] [--allow-missing] [--trace] [--json] [--watchdog=SECS] [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]"
         );
         return 2;
     };
@@ -91,6 +96,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     kernel.log.set_console(Some(Arc::new(print_record)));
     kernel.slab.configure(slab);
+    kernel.set_verbose_faults(verbose);
     let opts = LoadOptions {
         args: params.join(" "),
         missing: if flags.contains(&"--allow-missing") {

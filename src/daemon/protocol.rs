@@ -52,7 +52,7 @@ pub struct ModuleRow {
     /// What lsmod shows (`coresize`).
     pub size: u64,
     /// `module_refcount()`.
-    pub refcnt: u32,
+    pub refcnt: i32,
     /// Modules using this one, in the kernel's order.
     pub holders: Vec<String>,
     /// "Live", "Loading" or "Unloading".

@@ -324,7 +324,8 @@ pub fn encode_reply(reply: &Reply) -> Vec<u8> {
             for r in rows {
                 e.str(&r.name);
                 e.u64(r.size);
-                e.u32(r.refcnt);
+                // Two's complement on the wire: -1 while an exit died.
+                e.u32(r.refcnt as u32);
                 e.len(r.holders.len());
                 for h in &r.holders {
                     e.str(h);
@@ -384,7 +385,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Reply, WireError> {
             for _ in 0..n {
                 let name = d.string("module name")?;
                 let size = d.u64("module size")?;
-                let refcnt = d.u32("module refcnt")?;
+                let refcnt = d.u32("module refcnt")? as i32;
                 let nh = d.count("holder count", 4)?;
                 let mut holders = Vec::with_capacity(nh);
                 for _ in 0..nh {
@@ -572,6 +573,15 @@ mod tests {
                     holders: vec!["user".into(), "other".into()],
                     state: "Unloading".into(),
                     taints: String::new(),
+                },
+                // An exit that died after the base reference was dropped.
+                ModuleRow {
+                    name: "ro_after_init".into(),
+                    size: 20480,
+                    refcnt: -1,
+                    holders: vec![],
+                    state: "Unloading".into(),
+                    taints: "OE".into(),
                 },
             ]),
             Reply::Modules(vec![]),

@@ -2,6 +2,7 @@
 //! spill into safe `CallArgs`, runs the stub, and finishes a task that a stub
 //! marked as dying.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::task;
@@ -68,6 +69,43 @@ impl VaList for ArgsVaList<'_> {
     }
 }
 
+/// The call from module code the current thread is serving, as the
+/// trampoline left it: what a report about a fault inside the stub needs
+/// (the stub, the arguments, where the module's return address is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StubCall {
+    pub id: u32,
+    /// rdi, rsi, rdx, rcx, r8, r9 at the call.
+    pub regs: [u64; 6],
+    /// The caller's stack pointer after the call returns (its `rsp`
+    /// before the `call`); the return address is just below it.
+    pub stack: u64,
+}
+
+impl StubCall {
+    /// Where the return address into module code is.
+    pub fn ret_slot(&self) -> u64 {
+        self.stack.wrapping_sub(8)
+    }
+
+    /// The caller's `%rbp`, which the trampoline pushed below the return
+    /// address.
+    pub fn caller_rbp(&self) -> u64 {
+        mm::read_u64(self.stack.wrapping_sub(16)).unwrap_or(0)
+    }
+}
+
+thread_local! {
+    /// The innermost stub call of this thread's task (stubs may call module
+    /// code, which may call stubs).
+    static CURRENT_CALL: Cell<Option<StubCall>> = const { Cell::new(None) };
+}
+
+/// The stub call this thread is serving, if any.
+pub fn current_call() -> Option<StubCall> {
+    CURRENT_CALL.with(Cell::get)
+}
+
 /// Called by every trampoline (see `entry`): `regs` points at the six
 /// spilled argument registers, `stack` at the stack-passed arguments.
 ///
@@ -82,6 +120,7 @@ pub unsafe extern "C" fn kload_stub_dispatch(regs: *const [u64; 6], stack: u64, 
     // Back in kload: the watchdog does not count time spent in stubs.
     task::note_module_code(false);
     let mut args = CallArgs { regs, stack };
+    let outer = CURRENT_CALL.with(|c| c.replace(Some(StubCall { id, regs, stack })));
     let rax = match catch_unwind(AssertUnwindSafe(|| symbols::call_stub(id, &mut args))) {
         Ok(v) => v,
         Err(p) => {
@@ -97,6 +136,7 @@ pub unsafe extern "C" fn kload_stub_dispatch(regs: *const [u64; 6], stack: u64, 
             0
         }
     };
+    CURRENT_CALL.with(|c| c.set(outer));
     task::finish_if_killed();
     task::note_module_code(true);
     rax

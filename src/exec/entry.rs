@@ -67,6 +67,8 @@ global_asm!(
     "pop rbx",
     "pop rbp",
     "ret",
+    ".globl kload_enter_end",
+    "kload_enter_end:",
     ".size kload_enter, . - kload_enter",
     ".globl kload_abort",
     ".type kload_abort,@function",
@@ -86,7 +88,17 @@ global_asm!(
 
 extern "C" {
     fn kload_enter(func: u64, args: *const [u64; 6], stack_top: u64, ctx: *mut EnterCtx) -> u64;
+    fn kload_enter_end();
     fn kload_abort(ctx: *const EnterCtx, rax: u64) -> !;
+}
+
+/// `[start, end)` of `kload_enter`'s code: a return address in it is the
+/// outermost frame of module code on a task's stack.
+pub fn enter_range() -> (u64, u64) {
+    (
+        kload_enter as *const () as u64,
+        kload_enter_end as *const () as u64,
+    )
 }
 
 /// Call module code at `func` with up to six integer arguments.

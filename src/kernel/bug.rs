@@ -13,8 +13,11 @@ use super::panic::{
     TAINT_SOFTLOCKUP, TAINT_WARN,
 };
 use super::printk::{LOGLEVEL_ALERT, LOGLEVEL_CRIT, LOGLEVEL_EMERG, LOGLEVEL_WARNING};
+use super::symbols;
+use super::unwind_orc::TraceFrom;
 use super::Kernel;
-use crate::exec::signal::{Fault, Outcome, KILLED_SIGKILL, KILLED_SIGSEGV, KILLED_WATCHDOG};
+use crate::exec::dispatch::StubCall;
+use crate::exec::signal::{Fault, Outcome, Regs, KILLED_SIGKILL, KILLED_SIGSEGV, KILLED_WATCHDOG};
 use crate::exec::{task, watchdog};
 use crate::mm;
 
@@ -163,8 +166,11 @@ fn stack_overflow(k: &Kernel, f: &Fault) -> Outcome {
         ),
     );
     // The guard page cannot be read: the trace starts above it.
-    let trace_from = f.regs.rsp.max(begin);
-    report_oops_trace_from(&mut b, "stack guard page", 0, &f.regs, None, trace_from);
+    let from = TraceFrom::Regs {
+        regs: f.regs,
+        scan_from: f.regs.rsp.max(begin),
+    };
+    report_oops_trace_from(&mut b, "stack guard page", 0, &f.regs, None, from);
     // The overflow is handled on the double-fault stack: `oops_end` sees
     // an interrupt context and panics. kload ends only the task.
     b.emit(
@@ -192,7 +198,7 @@ fn soft_lockup(k: &Kernel, f: &Fault) -> Outcome {
         LOGLEVEL_WARNING,
         &format!("Modules linked in:{}", k.modules_linked_in()),
     );
-    for line in show_regs(k, &f.regs, 0) {
+    for line in show_regs(k, &f.regs) {
         b.emit(LOGLEVEL_WARNING, &line);
     }
     k.taint.add(TAINT_SOFTLOCKUP);
@@ -267,7 +273,7 @@ fn warn(b: &mut ReportBuilder<'_>, bug: &BugEntry, f: &Fault) {
         LOGLEVEL_WARNING,
         &format!("Modules linked in:{}", k.modules_linked_in()),
     );
-    for line in show_regs(k, &f.regs, 0) {
+    for line in show_regs(k, &f.regs) {
         b.emit(LOGLEVEL_WARNING, &line);
     }
     b.emit(LOGLEVEL_WARNING, END_TRACE);
@@ -282,8 +288,6 @@ fn warn(b: &mut ReportBuilder<'_>, bug: &BugEntry, f: &Fault) {
 /// `page_fault_oops` and `show_fault_oops`: a fault on a kernel address
 /// that nothing fixes up.
 fn page_fault_oops(k: &Kernel, f: &Fault) -> Outcome {
-    let mut b = ReportBuilder::new(k, ReportKind::Oops, Some(f.regs.rip));
-    let address = f.addr;
     // The host CPU ran module code in user mode; the kernel would not have.
     let err = if f.trapno == X86_TRAP_PF {
         f.err & !X86_PF_USER
@@ -291,6 +295,68 @@ fn page_fault_oops(k: &Kernel, f: &Fault) -> Outcome {
         // SIGBUS and friends carry no page-fault error code.
         0
     };
+    let from = TraceFrom::Regs {
+        regs: f.regs,
+        scan_from: f.regs.rsp,
+    };
+    let kload_line = beyond_the_kernel(k, f.addr, err);
+    page_fault_report(k, f.addr, err, &f.regs, from, kload_line)
+}
+
+/// A stub of the kernel was handed memory it cannot access (`strlen(NULL)`,
+/// `memcpy` to a bad address): the page-fault Oops the kernel's own
+/// function would raise, with RIP at the stub (kload's symbol, at offset 0:
+/// the stub's real instruction is Rust code), the registers the call
+/// passed (the others, unknown to the stub, read 0), and the call trace
+/// from the module's call. `what` names what kload found, in a `kload: `
+/// line. The caller kills the task (SIGKILL, as after a page fault).
+pub fn stub_fault(k: &Kernel, call: &StubCall, what: &str, addr: u64, len: u64, write: bool) {
+    let fault = mm::first_fault(addr, len, write).unwrap_or(mm::FirstFault {
+        addr,
+        present: false,
+    });
+    let mut err = if write { X86_PF_WRITE } else { 0 };
+    if fault.present {
+        err |= X86_PF_PROT;
+    }
+    let regs = Regs {
+        rdi: call.regs[0],
+        rsi: call.regs[1],
+        rdx: call.regs[2],
+        rcx: call.regs[3],
+        r8: call.regs[4],
+        r9: call.regs[5],
+        rbp: call.caller_rbp(),
+        rsp: call.ret_slot(),
+        rip: symbols::stub_address(call.id).unwrap_or(0),
+        ..Regs::ZERO
+    };
+    let from = TraceFrom::Call {
+        ret_slot: call.ret_slot(),
+        bp: regs.rbp,
+    };
+    page_fault_report(
+        k,
+        fault.addr,
+        err,
+        &regs,
+        from,
+        Some(format!("kload: {what}")),
+    );
+}
+
+/// The page-fault report: the BUG and #PF lines, kload's own line if any,
+/// the Oops, the note that the task exits; CR2 is the fault address.
+fn page_fault_report(
+    k: &Kernel,
+    address: u64,
+    err: u64,
+    regs: &Regs,
+    from: TraceFrom,
+    kload_line: Option<String>,
+) -> Outcome {
+    k.set_cr2(address);
+    let mut b = ReportBuilder::new(k, ReportKind::Oops, Some(regs.rip));
     if err & X86_PF_INSTR != 0 && err & X86_PF_PROT != 0 {
         b.emit(
             LOGLEVEL_CRIT,
@@ -329,10 +395,10 @@ fn page_fault_oops(k: &Kernel, f: &Fault) -> Outcome {
     );
     // `dump_pagetable`: kload has no page tables to walk.
     b.emit(LOGLEVEL_ALERT, "PGD 0 P4D 0 ");
-    if let Some(line) = beyond_the_kernel(k, address, err) {
+    if let Some(line) = kload_line {
         b.emit(LOGLEVEL_ALERT, &line);
     }
-    report_oops(&mut b, "Oops", err, &f.regs, Some(address));
+    report_oops_trace_from(&mut b, "Oops", err, regs, Some(address), from);
     if let Some(t) = task::current_task() {
         b.emit(
             LOGLEVEL_EMERG,

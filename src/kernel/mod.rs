@@ -11,6 +11,7 @@ pub mod cpu;
 pub mod crc;
 pub mod data;
 pub mod device;
+pub mod disasm;
 pub mod fs;
 pub mod jump_label;
 pub mod kstrtox;
@@ -34,6 +35,7 @@ pub mod sysfs;
 pub mod time;
 pub mod trace;
 pub mod unemulated;
+pub mod unwind_orc;
 pub mod vsprintf;
 pub mod workqueue;
 pub mod x86;
@@ -41,7 +43,7 @@ pub mod x86;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -90,6 +92,13 @@ pub struct Kernel {
     once: Mutex<HashSet<String>>,
     /// `last_unloaded_module`: name and taint letters, for "Modules linked in".
     last_unloaded: Mutex<Option<String>>,
+    /// `die_counter`: Oopses so far.
+    die_counter: AtomicU32,
+    /// The CPU's CR2: the address of the last page fault the kernel took
+    /// (module faults, and its own failed reads of code bytes).
+    cr2: AtomicU64,
+    /// Reports disassemble their `Code:` bytes (`kload run -v`).
+    verbose_faults: AtomicBool,
 }
 
 impl Kernel {
@@ -117,6 +126,9 @@ impl Kernel {
             sig_notice_done: AtomicBool::new(false),
             once: Mutex::default(),
             last_unloaded: Mutex::default(),
+            die_counter: AtomicU32::new(0),
+            cr2: AtomicU64::new(0),
+            verbose_faults: AtomicBool::new(false),
         });
         crate::exec::task::start_jiffies_ticker(&kernel);
         Ok(kernel)
@@ -128,6 +140,30 @@ impl Kernel {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.to_owned())
+    }
+
+    /// The number of the next Oops (`++die_counter`), 1 for the first.
+    pub fn next_die_counter(&self) -> u32 {
+        self.die_counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// CR2: the last page-fault address.
+    pub fn cr2(&self) -> u64 {
+        self.cr2.load(Ordering::Relaxed)
+    }
+
+    pub fn set_cr2(&self, addr: u64) {
+        self.cr2.store(addr, Ordering::Relaxed);
+    }
+
+    /// Whether reports disassemble their code bytes.
+    pub fn verbose_faults(&self) -> bool {
+        self.verbose_faults.load(Ordering::Relaxed)
+    }
+
+    /// `kload run -v`: disassemble the code bytes of reports.
+    pub fn set_verbose_faults(&self, on: bool) {
+        self.verbose_faults.store(on, Ordering::Relaxed);
     }
 
     /// Take the emulated CPU (blocks while another task runs).

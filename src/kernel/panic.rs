@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use super::printk::{LOGLEVEL_EMERG, LOGLEVEL_ERR, LOGLEVEL_WARNING};
 use super::symbols::Registry;
+use super::unwind_orc::{call_trace, TraceFrom};
 use super::vsprintf::vsnprintf;
 use super::Kernel;
 use crate::exec::dispatch::CallArgs;
@@ -337,18 +338,11 @@ pub const END_TRACE: &str = "---[ end trace 0000000000000000 ]---";
 /// What `dump_stack_print_info` prints after the CPU line, from DMI.
 pub const HARDWARE_NAME: &str = "Hardware name: kload (module code running in a user process)";
 
-/// `die_counter`: the Oops number of this kernel, 1 for the first.
-fn next_die_counter(k: &Kernel) -> u32 {
-    (1..)
-        .find(|n| k.note_once(&format!("die_counter {n}")))
-        .unwrap_or(1)
-}
-
 /// `__die_header`: `invalid opcode: 0000 [#1] PREEMPT SMP NOPTI`; since
 /// 6.10 the line starts with "Oops: " (so a page fault reads
-/// `Oops: Oops: 0002 ...`).
+/// `Oops: Oops: 0002 ...`). Each one counts (`die_counter`).
 pub fn die_header(k: &Kernel, what: &str, err: u64) -> String {
-    let n = next_die_counter(k);
+    let n = k.next_die_counter();
     let prefix = if k.profile.version() >= (6, 10) {
         "Oops: "
     } else {
@@ -357,12 +351,18 @@ pub fn die_header(k: &Kernel, what: &str, err: u64) -> String {
     format!("{prefix}{what}: {err:04x} [#{n}] PREEMPT SMP NOPTI")
 }
 
-/// `show_opcodes`: 42 bytes before RIP, the byte at RIP, 21 after.
-pub fn code_line(rip: u64) -> String {
-    const PROLOGUE: u64 = 42;
-    const EPILOGUE: usize = 21;
-    let start = rip.wrapping_sub(PROLOGUE);
-    match mm::read_bytes(start, PROLOGUE as usize + 1 + EPILOGUE) {
+/// Bytes `show_opcodes` prints: 42 before RIP, the byte at RIP, 21 after.
+pub const OPCODE_PROLOGUE: u64 = 42;
+pub const OPCODE_EPILOGUE: usize = 21;
+
+/// `show_opcodes`: the code bytes around RIP, the one at RIP in `<>`. When
+/// they cannot be read, the kernel's `copy_from_kernel_nofault` took a page
+/// fault there, which leaves its address in CR2 (the register dump after
+/// it shows that address).
+pub fn code_line(k: &Kernel, rip: u64) -> String {
+    let start = rip.wrapping_sub(OPCODE_PROLOGUE);
+    let len = OPCODE_PROLOGUE as usize + 1 + OPCODE_EPILOGUE;
+    match mm::read_bytes(start, len) {
         Some(b) => {
             let hex = |bytes: &[u8]| {
                 bytes
@@ -371,7 +371,7 @@ pub fn code_line(rip: u64) -> String {
                     .collect::<Vec<_>>()
                     .join(" ")
             };
-            let at = PROLOGUE as usize;
+            let at = OPCODE_PROLOGUE as usize;
             format!(
                 "Code: {} <{:02x}> {}",
                 hex(&b[..at]),
@@ -379,16 +379,23 @@ pub fn code_line(rip: u64) -> String {
                 hex(&b[at + 1..])
             )
         }
-        None => format!("Code: Unable to access opcode bytes at 0x{start:x}."),
+        None => {
+            let fault = mm::first_fault(start, len as u64, false).map_or(start, |f| f.addr);
+            k.set_cr2(fault);
+            format!("Code: Unable to access opcode bytes at 0x{start:x}.")
+        }
     }
 }
 
 /// `__show_regs(regs, SHOW_REGS_ALL)` with the RIP and Code lines of
-/// `show_ip`. `cr2` is the last page-fault address.
-pub fn show_regs_lines(k: &Kernel, r: &Regs, cr2: u64) -> Vec<String> {
-    vec![
-        format!("RIP: 0010:{}", k.symbolize(r.rip)),
-        code_line(r.rip),
+/// `show_ip`. CR2 is the kernel's last page-fault address, read after the
+/// code bytes (as `__show_regs` reads it after `show_ip`).
+pub fn show_regs_lines(k: &Kernel, r: &Regs) -> Vec<String> {
+    let rip = format!("RIP: 0010:{}", k.symbolize(r.rip));
+    let code = code_line(k, r.rip);
+    let mut v = vec![rip, code];
+    v.extend(disassembly_lines(k, r.rip));
+    v.extend([
         format!("RSP: 0018:{:016x} EFLAGS: {:08x}", r.rsp, r.rflags),
         format!(
             "RAX: {:016x} RBX: {:016x} RCX: {:016x}",
@@ -412,43 +419,38 @@ pub fn show_regs_lines(k: &Kernel, r: &Regs, cr2: u64) -> Vec<String> {
             k.percpu.base()
         ),
         "CS:  0010 DS: 0000 ES: 0000 CR0: 0000000080050033".to_owned(),
-        format!("CR2: {cr2:016x} CR3: 0000000000000000 CR4: 0000000000000000"),
-    ]
+        format!(
+            "CR2: {:016x} CR3: 0000000000000000 CR4: 0000000000000000",
+            k.cr2()
+        ),
+    ]);
+    v
 }
 
-/// `show_trace_log_lvl` without frame information: module return
-/// addresses found by scanning the stack from RSP up, each marked `? `
-/// (unreliable), between `<TASK>` and `</TASK>`.
-pub fn call_trace_lines(k: &Kernel, rsp: u64) -> Vec<String> {
-    const MAX_WORDS: u64 = 512;
-    const MAX_FRAMES: usize = 16;
-    let mut lines = vec!["Call Trace:".to_owned(), " <TASK>".to_owned()];
-    let mut frames = 0;
-    for i in 0..MAX_WORDS {
-        let Some(word) = mm::read_u64(rsp.wrapping_add(i * 8)) else {
-            break;
-        };
-        let mut in_module = false;
-        k.with_symbol(word.wrapping_sub(1), &mut |hit| {
-            // A module symbol the address falls inside (data labels past
-            // the text have no size up to the text end).
-            in_module = hit.is_some_and(|h| h.module.is_some() && h.offset < h.size);
-        });
-        if in_module && frames < MAX_FRAMES {
-            lines.push(format!(" ? {}", k.symbolize_return_address(word)));
-            frames += 1;
-        }
+/// Under `kload run -v`: the `Code:` bytes disassembled, one `kload: `
+/// line per instruction, the faulting one marked (see `disasm`).
+fn disassembly_lines(k: &Kernel, rip: u64) -> Vec<String> {
+    if !k.verbose_faults() {
+        return Vec::new();
     }
-    lines.push(" </TASK>".to_owned());
-    lines
+    super::disasm::code_disassembly(k, rip)
+        .into_iter()
+        .map(|l| format!("kload: {l}"))
+        .collect()
 }
 
 /// `show_regs`: the CPU and hardware lines, the registers and the trace.
-pub fn show_regs(k: &Kernel, r: &Regs, cr2: u64) -> Vec<String> {
+pub fn show_regs(k: &Kernel, r: &Regs) -> Vec<String> {
     let mut v = report_header(k);
     v.push(HARDWARE_NAME.to_owned());
-    v.extend(show_regs_lines(k, r, cr2));
-    v.extend(call_trace_lines(k, r.rsp));
+    v.extend(show_regs_lines(k, r));
+    v.extend(call_trace(
+        k,
+        TraceFrom::Regs {
+            regs: *r,
+            scan_from: r.rsp,
+        },
+    ));
     v
 }
 
@@ -456,26 +458,30 @@ pub fn show_regs(k: &Kernel, r: &Regs, cr2: u64) -> Vec<String> {
 /// the die header, `show_regs`, the module list, CR2 for a page fault, the
 /// end marker and the register summary again; taints D.
 pub fn report_oops(b: &mut ReportBuilder<'_>, what: &str, err: u64, r: &Regs, cr2: Option<u64>) {
-    report_oops_trace_from(b, what, err, r, cr2, r.rsp);
+    let from = TraceFrom::Regs {
+        regs: *r,
+        scan_from: r.rsp,
+    };
+    report_oops_trace_from(b, what, err, r, cr2, from);
 }
 
-/// `report_oops` with the call trace scanned from `trace_from` (above a
-/// stack guard page, when RSP lies in it).
+/// `report_oops` with the call trace starting at `from` (above a stack
+/// guard page when RSP lies in it; at the module's call when the fault was
+/// in a stub).
 pub fn report_oops_trace_from(
     b: &mut ReportBuilder<'_>,
     what: &str,
     err: u64,
     r: &Regs,
     cr2: Option<u64>,
-    trace_from: u64,
+    from: TraceFrom,
 ) {
     let k = b.kernel();
     b.emit(LOGLEVEL_WARNING, &die_header(k, what, err));
-    let last_cr2 = cr2.unwrap_or(0);
     let mut lines = report_header(k);
     lines.push(HARDWARE_NAME.to_owned());
-    lines.extend(show_regs_lines(k, r, last_cr2));
-    lines.extend(call_trace_lines(k, trace_from));
+    lines.extend(show_regs_lines(k, r));
+    lines.extend(call_trace(k, from));
     for line in lines {
         b.emit(LOGLEVEL_WARNING, &line);
     }
@@ -487,7 +493,7 @@ pub fn report_oops_trace_from(
         b.emit(LOGLEVEL_EMERG, &format!("CR2: {cr2:016x}"));
     }
     b.emit(LOGLEVEL_WARNING, END_TRACE);
-    for line in show_regs_lines(k, r, last_cr2) {
+    for line in show_regs_lines(k, r) {
         b.emit(LOGLEVEL_EMERG, &line);
     }
     k.taint.add(TAINT_DIE);
@@ -533,13 +539,9 @@ fn kload_bug_kind(what: &str, caller: u64, kind: ReportKind) {
     for line in report_header(&k) {
         b.emit(LOGLEVEL_WARNING, &line);
     }
-    b.emit(LOGLEVEL_WARNING, "Call Trace:");
-    b.emit(LOGLEVEL_WARNING, " <TASK>");
-    b.emit(
-        LOGLEVEL_WARNING,
-        &format!(" {}", k.symbolize_return_address(caller)),
-    );
-    b.emit(LOGLEVEL_WARNING, " </TASK>");
+    for line in stub_call_trace(&k, caller) {
+        b.emit(LOGLEVEL_WARNING, &line);
+    }
     b.emit(
         LOGLEVEL_WARNING,
         &format!("Modules linked in:{}", k.modules_linked_in()),
@@ -547,6 +549,27 @@ fn kload_bug_kind(what: &str, caller: u64, kind: ReportKind) {
     b.emit(LOGLEVEL_WARNING, "---[ end trace 0000000000000000 ]---");
     k.taint.add(TAINT_DIE);
     b.finish();
+}
+
+/// The call trace of a report made inside a stub: unwound from the
+/// module's call (the current stub call whose return address is
+/// `caller`), or just that caller.
+pub fn stub_call_trace(k: &Kernel, caller: u64) -> Vec<String> {
+    match crate::exec::dispatch::current_call() {
+        Some(call) if mm::read_u64(call.ret_slot()) == Some(caller) => call_trace(
+            k,
+            TraceFrom::Call {
+                ret_slot: call.ret_slot(),
+                bp: call.caller_rbp(),
+            },
+        ),
+        _ => vec![
+            "Call Trace:".to_owned(),
+            " <TASK>".to_owned(),
+            format!(" {}", k.symbolize_return_address(caller)),
+            " </TASK>".to_owned(),
+        ],
+    }
 }
 
 /// `__stack_chk_fail`: the kernel panics with "stack-protector: Kernel stack
@@ -634,6 +657,24 @@ mod tests {
             .to_json()
             .contains(r#""module":null,"function":null,"file":null,"line":null"#));
         assert!(none.to_json().ends_with(r#""lines":[]}"#));
+    }
+
+    /// An unreadable `Code:` is a page fault of the kernel's own: CR2
+    /// shows where, and the Oops counter counts per kernel.
+    #[test]
+    fn unreadable_code_bytes_set_cr2_and_dies_count() {
+        let k = Kernel::boot(crate::profile::PROFILES[0]).unwrap();
+        assert_eq!(k.cr2(), 0);
+        let rip = 0x2000;
+        assert_eq!(
+            code_line(&k, rip),
+            format!("Code: Unable to access opcode bytes at {:#x}.", rip - 42)
+        );
+        assert_eq!(k.cr2(), rip - 42);
+        assert!(die_header(&k, "Oops", 2).ends_with("0002 [#1] PREEMPT SMP NOPTI"));
+        assert!(die_header(&k, "Oops", 2).ends_with("0002 [#2] PREEMPT SMP NOPTI"));
+        let other = Kernel::boot(crate::profile::PROFILES[0]).unwrap();
+        assert!(die_header(&other, "x", 0).contains("[#1]"));
     }
 
     #[test]

@@ -523,19 +523,16 @@ fn sys_print_hex_dump(a: &mut CallArgs) -> u64 {
 }
 
 /// `dump_stack()` / `dump_stack_lvl(log_lvl)`: the CPU line and a call
-/// trace. The trace is not emulated: it shows the one frame kload knows,
-/// the caller (the real one starts with `dump_stack_lvl` and continues
-/// down to the syscall).
+/// trace unwound from the caller with its ORC data (the real one starts
+/// with `dump_stack_lvl` itself and goes on below the module, into the
+/// kernel; kload's ends at its own entry into module code).
 fn dump_stack_at(a: &CallArgs, level: i32) -> u64 {
     let Some(k) = task::current_kernel() else {
         return 0;
     };
     let mut lines = super::panic::report_header(&k);
     lines.push(super::panic::HARDWARE_NAME.into());
-    lines.push("Call Trace:".into());
-    lines.push(" <TASK>".into());
-    lines.push(format!(" {}", k.symbolize_return_address(a.caller())));
-    lines.push(" </TASK>".into());
+    lines.extend(super::panic::stub_call_trace(&k, a.caller()));
     for l in lines {
         store_at_level(&k, level, format!("{l}\n").as_bytes());
     }

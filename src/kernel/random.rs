@@ -83,7 +83,7 @@ fn with_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
 fn sys_get_random_bytes(a: &mut CallArgs) -> u64 {
     let len = a.arg(1);
     if len > super::string::MAX_RANGE {
-        super::string::bad_access("get_random_bytes", "the buffer", a.arg(0), len);
+        super::string::bad_access_rw("get_random_bytes", "the buffer", a.arg(0), len, true);
         return 0;
     }
     let mut buf = vec![0u8; len as usize];

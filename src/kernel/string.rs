@@ -31,21 +31,39 @@ const INT_MAX: u64 = i32::MAX as u64;
 // Checked access helpers, shared with the other core-library files
 // ---------------------------------------------------------------------------
 
-/// A bad pointer met by a stub where the kernel would oops: report it the
-/// way kload reports what it cannot emulate, and kill the task.
+/// A bad pointer met by a stub where the kernel would oops (a read of
+/// `len` bytes at `addr`): the page-fault Oops of the kernel's function
+/// (`bug::stub_fault`), and the task dies.
 pub(crate) fn bad_access(func: &str, what: &str, addr: u64, len: u64) {
-    let text = format!(
-        "BUG: kload: {func}: cannot access {len} bytes of {what} at {addr:#x} (the real kernel would oops here)"
-    );
-    match task::current_kernel() {
-        Some(k) => {
-            k.log.emit(LOGLEVEL_EMERG, &text);
+    bad_access_rw(func, what, addr, len, false);
+}
+
+/// `bad_access` of a write.
+pub(crate) fn bad_access_rw(func: &str, what: &str, addr: u64, len: u64, write: bool) {
+    let text = format!("{func}: cannot access {len} bytes of {what} at {addr:#x}");
+    let faults = mm::first_fault(addr, len, write).is_some();
+    match (
+        task::current_kernel(),
+        crate::exec::dispatch::current_call(),
+    ) {
+        (Some(k), Some(call)) if faults => {
+            super::bug::stub_fault(&k, &call, &text, addr, len, write);
+            task::kill(crate::exec::signal::KILLED_SIGKILL);
+            return;
+        }
+        (Some(k), _) => {
+            // Not a fault (a looping list, say), or not a call from module
+            // code: kload's own report.
+            k.log.emit(
+                LOGLEVEL_EMERG,
+                &format!("BUG: kload: {text} (the real kernel would oops here)"),
+            );
             for line in super::panic::report_header(&k) {
                 k.log.emit(LOGLEVEL_WARNING, &line);
             }
             k.taint.add(super::panic::TAINT_DIE);
         }
-        None => log::error!("{text}"),
+        (None, _) => log::error!("{text}"),
     }
     task::kill(&format!("bad memory access in {func}"));
 }
@@ -71,7 +89,7 @@ pub(crate) fn write(func: &str, what: &str, addr: u64, bytes: &[u8]) -> bool {
     }
     let ok = mm::write_bytes(addr, bytes).is_ok();
     if !ok {
-        bad_access(func, what, addr, bytes.len() as u64);
+        bad_access_rw(func, what, addr, bytes.len() as u64, true);
     }
     ok
 }
@@ -229,7 +247,7 @@ fn sys_memmove(a: &mut CallArgs) -> u64 {
 fn sys_memset(a: &mut CallArgs) -> u64 {
     let (dst, c, n) = (a.arg(0), a.arg(1) as u8, a.arg(2));
     if n > MAX_RANGE {
-        bad_access("memset", "the destination", dst, n);
+        bad_access_rw("memset", "the destination", dst, n, true);
     } else {
         write("memset", "the destination", dst, &vec![c; n as usize]);
     }
@@ -339,7 +357,7 @@ fn sys_strcpy(a: &mut CallArgs) -> u64 {
 fn sys_strncpy(a: &mut CallArgs) -> u64 {
     let n = a.arg(2);
     if n > MAX_RANGE {
-        bad_access("strncpy", "the destination", a.arg(0), n);
+        bad_access_rw("strncpy", "the destination", a.arg(0), n, true);
         return a.arg(0);
     }
     if let Some(mut s) = cstr("strncpy", "a string", a.arg(1), n as usize) {

@@ -377,6 +377,17 @@ pub fn stub_name(id: u32) -> String {
         .map_or_else(|| format!("stub #{id}"), |s| s.to_string())
 }
 
+/// The address module code calls for stub or trap `id`.
+pub fn stub_address(id: u32) -> Option<u64> {
+    let t = table().ok()?;
+    let name = stub_name(id);
+    if id & TRAP_BIT != 0 {
+        let traps = t.traps.lock().unwrap_or_else(|p| p.into_inner());
+        return traps.by_name.get(&name).copied();
+    }
+    t.by_name.get(name.as_str()).copied()
+}
+
 /// Run stub `id` (called by the dispatcher).
 pub fn call_stub(id: u32, args: &mut CallArgs) -> u64 {
     let t = table().ok();

@@ -504,6 +504,49 @@ pub fn write_bytes(addr: u64, bytes: &[u8]) -> Result<(), MmError> {
     Ok(())
 }
 
+/// Where an access to `[addr, addr+len)` would fault first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstFault {
+    /// The first byte the access cannot make.
+    pub addr: u64,
+    /// The page is mapped but forbids the access (a protection fault);
+    /// false for memory that is not there (or PROT_NONE).
+    pub present: bool,
+}
+
+/// The first byte of `[addr, addr+len)` that a read (or a write) would
+/// fault on, as the CPU would report it (CR2); `None` if none would.
+pub fn first_fault(addr: u64, len: u64, write: bool) -> Option<FirstFault> {
+    let Ok(a) = arena() else {
+        return Some(FirstFault {
+            addr,
+            present: false,
+        });
+    };
+    let end = addr.saturating_add(len.max(1));
+    let mut at = addr;
+    while at < end {
+        match a.used.range(..=at).next_back() {
+            Some((&s, u)) if at < s + u.len && u.prot.readable() => {
+                if write && !u.prot.writable() {
+                    return Some(FirstFault {
+                        addr: at,
+                        present: true,
+                    });
+                }
+                at = s + u.len;
+            }
+            _ => {
+                return Some(FirstFault {
+                    addr: at,
+                    present: false,
+                })
+            }
+        }
+    }
+    None
+}
+
 /// Which kind of kload memory holds `addr` (the tag given at allocation).
 pub fn region_tag(addr: u64) -> Option<&'static str> {
     arena().ok()?.tag_of(addr)

@@ -22,6 +22,7 @@ use super::this_module::{check_this_module_size, find_entry_fields};
 use super::version::{check_modstruct_version, check_vermagic, Versions};
 use crate::exec::task::{self, run_task};
 use crate::kernel::printk::LOGLEVEL_ERR;
+use crate::kernel::unwind_orc::{OrcFormat, OrcTable};
 use crate::kernel::Kernel;
 use crate::mm;
 
@@ -92,6 +93,7 @@ pub fn load_module(
     };
     let (init_fn, exit_fn) = (read_field(&fields.init)?, read_field(&fields.exit)?);
     let (bug_table, num_bugs) = bug_table(&info, &sec_addr);
+    let orc = orc_table(kernel, &info, &sec_addr);
     let module = Arc::new(Module {
         name: info.name.clone(),
         file: info.file().to_owned(),
@@ -102,6 +104,7 @@ pub fn load_module(
         exit_fn,
         bug_table,
         num_bugs,
+        orc,
         state: Mutex::new(ModuleState::Unformed),
         kallsyms: Mutex::new(Kallsyms::new(
             &info,
@@ -115,6 +118,7 @@ pub fn load_module(
         uses: Mutex::new(Vec::new()),
         holders: Mutex::new(Vec::new()),
         extra_refs: AtomicU32::new(0),
+        base_ref_dropped: AtomicBool::new(false),
         freed_init: Mutex::new(None),
         init_died: AtomicBool::new(false),
     });
@@ -287,6 +291,31 @@ fn bug_table(info: &LoadInfo, sec_addr: &[Option<u64>]) -> (u64, u64) {
         .unwrap_or((0, 0))
 }
 
+/// `unwind_module_init`: the module's relocated ORC tables, read back from
+/// module memory and sorted. A module without them (or with sizes that do
+/// not agree, which the kernel WARNs about and ignores) has none.
+fn orc_table(kernel: &Kernel, info: &LoadInfo, sec_addr: &[Option<u64>]) -> OrcTable {
+    let section = |name: &str| {
+        let i = info.find_sec(name)?;
+        let addr = sec_addr[i]?;
+        let bytes = mm::read_bytes(addr, info.sections[i].size as usize)?;
+        Some((addr, bytes))
+    };
+    let (Some((ip_addr, ips)), Some((_, orcs))) =
+        (section(".orc_unwind_ip"), section(".orc_unwind"))
+    else {
+        return OrcTable::default();
+    };
+    let format = OrcFormat::for_version(kernel.profile.version());
+    OrcTable::from_sections(ip_addr, &ips, &orcs, format).unwrap_or_else(|| {
+        log::warn!(
+            "{}: .orc_unwind_ip and .orc_unwind sizes disagree; no ORC data",
+            info.name
+        );
+        OrcTable::default()
+    })
+}
+
 fn param_table(info: &LoadInfo, sec_addr: &[Option<u64>], kernel: &Kernel) -> ParamTable {
     let Some(idx) = info.find_sec("__param") else {
         return ParamTable::default();
@@ -338,6 +367,13 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
     if forced_needed {
         kernel.taint.add(crate::kernel::panic::TAINT_FORCED_RMMOD);
         kernel.lockdep_off();
+    }
+    // `try_release_module_ref`: the base reference goes unless someone
+    // else holds one (a forced unload keeps it).
+    if module.refcount() == 0 {
+        module
+            .base_ref_dropped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
     module.set_state(ModuleState::Going);
     // exit, then `destroy_params` (charp copies), on the rmmod task.

@@ -9,6 +9,7 @@ use super::kallsyms::Kallsyms;
 use super::layout_sections::{page_align, MemType};
 use super::modinfo::Modinfo;
 use crate::kernel::panic::module_flags;
+use crate::kernel::unwind_orc::OrcTable;
 use crate::mm::{LowRegion, MmError, Prot};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -163,6 +164,9 @@ pub struct Module {
     /// the module has none), for BUG()/WARN() traps (`module_bug_finalize`).
     pub bug_table: u64,
     pub num_bugs: u64,
+    /// The relocated `.orc_unwind_ip` and `.orc_unwind`, sorted by address
+    /// (`unwind_module_init`); empty when the module has none.
+    pub orc: OrcTable,
     pub(crate) state: Mutex<ModuleState>,
     pub(crate) mem: Mutex<ModuleMemory>,
     pub(crate) kallsyms: Mutex<Kallsyms>,
@@ -177,6 +181,10 @@ pub struct Module {
     pub(crate) holders: Mutex<Vec<String>>,
     /// References beyond the users' (`try_module_get` from stubs).
     pub(crate) extra_refs: AtomicU32,
+    /// The loader's base reference was dropped (`try_release_module_ref`
+    /// at unload, when nothing else held one): from then on
+    /// `module_refcount()` reads one less, -1 for a module whose exit died.
+    pub(crate) base_ref_dropped: AtomicBool,
     /// The init memory freed when the module became live.
     pub(crate) freed_init: Mutex<Option<FreedInit>>,
     /// Set when the task running init died (an Oops): the module is left
@@ -200,6 +208,17 @@ impl Module {
     /// Is `addr` inside this module's memory?
     pub fn contains(&self, addr: u64) -> bool {
         self.memory().contains(addr).is_some()
+    }
+
+    /// Is `addr` inside this module's (core or init) text
+    /// (`is_module_text_address`)?
+    pub fn text_contains(&self, addr: u64) -> bool {
+        self.memory().allocs.iter().any(|a| {
+            a.parts.iter().any(|&(mem, off, size)| {
+                let start = a.region.addr() + off;
+                mem.is_text() && addr >= start && addr < start + size
+            })
+        })
     }
 
     /// Symbolise an address inside this module.
@@ -271,9 +290,13 @@ impl Module {
     }
 
     /// `module_refcount()`: references other than the base one: one per
-    /// user module, plus any taken by `try_module_get`.
-    pub fn refcount(&self) -> u32 {
-        lock(&self.holders).len() as u32 + self.extra_refs.load(Ordering::Relaxed)
+    /// user module, plus any taken by `try_module_get`; minus the base
+    /// one once unloading dropped it.
+    pub fn refcount(&self) -> i32 {
+        let refs =
+            lock(&self.holders).len() as i64 + i64::from(self.extra_refs.load(Ordering::Relaxed));
+        let base = i64::from(self.base_ref_dropped.load(Ordering::Relaxed));
+        (refs - base).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
     }
 
     /// Modules that use symbols of this one (`/sys/module/<m>/holders`), newest first.
