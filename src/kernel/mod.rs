@@ -11,6 +11,7 @@ pub mod crc;
 pub mod data;
 pub mod device;
 pub mod fs;
+pub mod idr;
 pub mod kstrtox;
 pub mod list;
 pub mod locking;
@@ -19,8 +20,10 @@ pub mod panic;
 pub mod params;
 pub mod printk;
 pub mod procfs;
+pub mod rbtree;
 pub mod random;
 pub mod rcu;
+pub mod refcount;
 pub mod sched;
 pub mod slab;
 pub mod string;
@@ -31,6 +34,7 @@ pub mod trace;
 pub mod unemulated;
 pub mod vsprintf;
 pub mod x86;
+pub mod xarray;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
@@ -70,6 +74,8 @@ pub struct Kernel {
     pub taint: Taint,
     /// The slab allocator and its checks (kmalloc, vmalloc, kmem_cache, pages).
     pub slab: slab::Slab,
+    /// The contents of the modules' XArrays, IDRs and IDAs.
+    pub xa: xarray::XaStore,
     /// Loaded modules, newest first (the kernel's `modules` list order).
     pub(crate) modules: Mutex<Vec<Arc<Module>>>,
     /// Names of modules being loaded (UNFORMED: invisible, but they block a duplicate).
@@ -104,6 +110,7 @@ impl Kernel {
             data,
             taint: Taint::default(),
             slab: slab::Slab::new(),
+            xa: xarray::XaStore::default(),
             modules: Mutex::default(),
             loading: Mutex::default(),
             cpu: Mutex::new(()),

@@ -123,6 +123,10 @@ fn register_all(r: &mut Registry) {
     super::time::register(r);
     super::slab::register(r);
     super::device::register(r);
+    super::rbtree::register(r);
+    super::xarray::register(r);
+    super::idr::register(r);
+    super::refcount::register(r);
     super::rcu::register(r);
     super::module_refs::register(r);
     super::unemulated::register(r);
