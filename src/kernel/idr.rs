@@ -99,9 +99,7 @@ fn sys_idr_alloc_u32(a: &mut CallArgs) -> u64 {
         let b = read(F, "an id", nextid, 4)?;
         let id = u64::from(u32::from_le_bytes(b.try_into().ok()?));
         match idr.alloc(ptr, id, max)? {
-            Ok(id) => {
-                write(F, "an id", nextid, &(id as u32).to_le_bytes()).then_some(0)
-            }
+            Ok(id) => write(F, "an id", nextid, &(id as u32).to_le_bytes()).then_some(0),
             Err(e) => Some(e),
         }
     })();
@@ -175,8 +173,15 @@ fn sys_idr_remove(a: &mut CallArgs) -> u64 {
     (|| {
         let mut idr = Idr::open(&k, "idr_remove", a.arg(0))?;
         let index = idr.index(a.arg(1))?;
-        idr.xa.with(|arr, _| arr.entries.remove(&index).map_or(0, |s| s.entry))
-            .map(|e| if e == super::xarray::XA_ZERO_ENTRY { 0 } else { e })
+        idr.xa
+            .with(|arr, _| arr.entries.remove(&index).map_or(0, |s| s.entry))
+            .map(|e| {
+                if e == super::xarray::XA_ZERO_ENTRY {
+                    0
+                } else {
+                    e
+                }
+            })
     })()
     .unwrap_or(0)
 }
@@ -334,7 +339,10 @@ fn sys_ida_free(a: &mut CallArgs) -> u64 {
         xa.with(|arr, _| arr.entries.remove(&u64::from(id)).is_some())
     })();
     if freed == Some(false) {
-        let msg = format!("ida_free called for id={} which is not allocated.", id as i32);
+        let msg = format!(
+            "ida_free called for id={} which is not allocated.",
+            id as i32
+        );
         warn_in_kernel(a, F, ida_free_location(&k), Some(&msg), None);
     }
     0
@@ -354,7 +362,22 @@ fn sys_ida_destroy(a: &mut CallArgs) -> u64 {
     0
 }
 
+/// `int radix_tree_tagged(const struct radix_tree_root *, unsigned int
+/// tag)`: whether any entry carries the tag, which the root's flags say
+/// (`idr_is_empty` asks about `IDR_FREE`).
+fn sys_radix_tree_tagged(a: &mut CallArgs) -> u64 {
+    let Some(k) = kernel() else { return 0 };
+    let tag = a.arg(1) & 0xffff_ffff;
+    if tag >= 3 {
+        return 0;
+    }
+    Xa::open(&k, "radix_tree_tagged", a.arg(0)).map_or(0, |x| {
+        u64::from(x.flags & super::xarray::flags_mark(&k, tag) != 0)
+    })
+}
+
 pub(super) fn register(r: &mut Registry) {
+    r.func("radix_tree_tagged", sys_radix_tree_tagged);
     r.func("idr_alloc", sys_idr_alloc);
     r.func("idr_alloc_u32", sys_idr_alloc_u32);
     r.func("idr_alloc_cyclic", sys_idr_alloc_cyclic);

@@ -552,7 +552,10 @@ pub fn warn_in_kernel(
     let pid = task::current_task().map_or(0, |t| t.pid);
     b.emit(
         LOGLEVEL_WARNING,
-        &format!("WARNING: CPU: 0 PID: {pid} at {location} {}", k.symbolize(rip)),
+        &format!(
+            "WARNING: CPU: 0 PID: {pid} at {location} {}",
+            k.symbolize(rip)
+        ),
     );
     b.emit(
         LOGLEVEL_WARNING,

@@ -546,7 +546,11 @@ mod tests {
             let mut cur = t.rd(link).unwrap();
             while cur != 0 {
                 parent = cur;
-                let s = if i < self.key(cur) { Side::Left } else { Side::Right };
+                let s = if i < self.key(cur) {
+                    Side::Left
+                } else {
+                    Side::Right
+                };
                 link = cur + t.side_off(s);
                 cur = t.rd(link).unwrap();
             }
@@ -563,7 +567,10 @@ mod tests {
                 return 1;
             }
             assert_eq!(t.parent(n).unwrap(), parent, "parent link");
-            let (l, r) = (t.child(n, Side::Left).unwrap(), t.child(n, Side::Right).unwrap());
+            let (l, r) = (
+                t.child(n, Side::Left).unwrap(),
+                t.child(n, Side::Right).unwrap(),
+            );
             if t.is_red(n).unwrap() {
                 assert!(!t.is_red(l).unwrap() && !t.is_red(r).unwrap(), "red-red");
             }
@@ -626,7 +633,10 @@ mod tests {
                     let root = t.rd(f.root()).unwrap();
                     f.check(&t, root, 0);
                 }
-                assert_eq!(f.in_order(&t), (0..300).filter(|k| k % 2 == 1).collect::<Vec<_>>());
+                assert_eq!(
+                    f.in_order(&t),
+                    (0..300).filter(|k| k % 2 == 1).collect::<Vec<_>>()
+                );
                 // Replace node 1 by node 0 (same key position).
                 t.replace(f.node(1), f.node(0), f.root()).unwrap();
                 assert_eq!(f.in_order(&t)[..2], [0, 3]);

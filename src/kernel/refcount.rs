@@ -17,7 +17,6 @@ use super::string::{read, write};
 use super::symbols::Registry;
 use crate::exec::dispatch::CallArgs;
 
-
 /// `REFCOUNT_SATURATED`.
 pub const REFCOUNT_SATURATED: i32 = i32::MIN / 2;
 
@@ -31,7 +30,6 @@ const MESSAGES: [&str; 5] = [
 ];
 const UNKNOWN: &str = "refcount_t: unknown saturation event!?";
 const REFCOUNT_SUB_UAF: usize = 3;
-
 
 fn rd(func: &str, r: u64) -> Option<i32> {
     let b = read(func, "a refcount_t", r, 4)?;
@@ -48,7 +46,13 @@ fn warn(a: &CallArgs, kind: usize) {
     let location = "lib/refcount.c";
     // Each case is its own WARN_ONCE site.
     let once = format!("refcount_warn_saturate:{}", kind.min(MESSAGES.len()));
-    warn_in_kernel(a, "refcount_warn_saturate", location, Some(msg), Some(&once));
+    warn_in_kernel(
+        a,
+        "refcount_warn_saturate",
+        location,
+        Some(msg),
+        Some(&once),
+    );
 }
 
 /// `void refcount_warn_saturate(refcount_t *r, enum refcount_saturation_type t)`.
@@ -190,7 +194,10 @@ pub(super) fn register(r: &mut Registry) {
     r.func("refcount_warn_saturate", sys_refcount_warn_saturate);
     r.func("refcount_dec_if_one", sys_refcount_dec_if_one);
     r.func("refcount_dec_not_one", sys_refcount_dec_not_one);
-    r.func("refcount_dec_and_mutex_lock", sys_refcount_dec_and_mutex_lock);
+    r.func(
+        "refcount_dec_and_mutex_lock",
+        sys_refcount_dec_and_mutex_lock,
+    );
     r.func("refcount_dec_and_lock", sys_refcount_dec_and_lock);
     r.func(
         "refcount_dec_and_lock_irqsave",
