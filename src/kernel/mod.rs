@@ -10,6 +10,7 @@ pub mod bug;
 pub mod crc;
 pub mod data;
 pub mod device;
+pub mod devres;
 pub mod fs;
 pub mod idr;
 pub mod kstrtox;
@@ -77,6 +78,8 @@ pub struct Kernel {
     pub slab: slab::Slab,
     /// The contents of the modules' XArrays, IDRs and IDAs.
     pub xa: xarray::XaStore,
+    /// Which device owns which devm allocation.
+    pub devres: devres::Devres,
     /// Loaded modules, newest first (the kernel's `modules` list order).
     pub(crate) modules: Mutex<Vec<Arc<Module>>>,
     /// Names of modules being loaded (UNFORMED: invisible, but they block a duplicate).
@@ -112,6 +115,7 @@ impl Kernel {
             taint: Taint::default(),
             slab: slab::Slab::new(),
             xa: xarray::XaStore::default(),
+            devres: devres::Devres::default(),
             modules: Mutex::default(),
             loading: Mutex::default(),
             cpu: Mutex::new(()),

@@ -31,6 +31,11 @@ const MESSAGES: [&str; 5] = [
 const UNKNOWN: &str = "refcount_t: unknown saturation event!?";
 const REFCOUNT_SUB_UAF: usize = 3;
 
+/// The line of each case's `REFCOUNT_WARN` in lib/refcount.c, indexed like
+/// `MESSAGES`, then the default case: the same in 6.1 and 6.12 (the real
+/// kernels' transcripts show 25 and 28; the cases are three lines apart).
+const LINES: [u32; 6] = [19, 22, 25, 28, 31, 34];
+
 fn rd(func: &str, r: u64) -> Option<i32> {
     let b = read(func, "a refcount_t", r, 4)?;
     Some(i32::from_le_bytes(b.try_into().ok()?))
@@ -43,13 +48,13 @@ fn wr(func: &str, r: u64, v: i32) -> Option<()> {
 /// The WARN_ONCE of one saturation kind, at the call `a`.
 fn warn(a: &CallArgs, kind: usize) {
     let msg = MESSAGES.get(kind).copied().unwrap_or(UNKNOWN);
-    let location = "lib/refcount.c";
+    let location = format!("lib/refcount.c:{}", LINES[kind.min(MESSAGES.len())]);
     // Each case is its own WARN_ONCE site.
     let once = format!("refcount_warn_saturate:{}", kind.min(MESSAGES.len()));
     warn_in_kernel(
         a,
         "refcount_warn_saturate",
-        location,
+        &location,
         Some(msg),
         Some(&once),
     );

@@ -831,6 +831,27 @@ impl Slab {
         )
     }
 
+    /// kmalloc on behalf of module code at `caller` (devres): accounted
+    /// to the module, leak-reported, subject to fault injection.
+    pub fn kmalloc_for(&self, k: &Kernel, size: u64, gfp: u64, caller: u64, func: &'static str) -> u64 {
+        self.alloc(
+            k,
+            Req {
+                size,
+                gfp,
+                kind: Kind::Kmalloc,
+                caller,
+                from_module: true,
+                func,
+            },
+        )
+    }
+
+    /// kfree on behalf of module code at `caller`.
+    pub fn kfree_for(&self, k: &Kernel, addr: u64, caller: u64) {
+        self.free(k, addr, FreeBy::Kfree, caller);
+    }
+
     /// Free pages `alloc_pages` returned; a double or invalid free, or a
     /// wrong order, is reported.
     pub fn free_pages(&self, k: &Kernel, addr: u64, order: u32, caller: u64) {

@@ -128,6 +128,7 @@ fn register_all(r: &mut Registry) {
     super::idr::register(r);
     super::refcount::register(r);
     super::page::register(r);
+    super::devres::register(r);
     super::rcu::register(r);
     super::module_refs::register(r);
     super::unemulated::register(r);
