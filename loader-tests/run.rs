@@ -17,6 +17,8 @@ const RUN_SCENARIOS: &[(&str, &str)] = &[
     ("null-deref", "null_deref"),
     ("bug-on", "bug_on"),
     ("div-zero", "div_zero"),
+    ("datastructs", "datastructs"),
+    ("pages", "pages"),
 ];
 
 #[test]

@@ -100,7 +100,14 @@ fn sys_devm_kstrdup(a: &mut CallArgs) -> u64 {
         return 0;
     };
     s.push(0);
-    devm_alloc(&k, a, a.arg(0), s.len() as u64, a.arg(2) & !GFP_ZERO, Some(&s))
+    devm_alloc(
+        &k,
+        a,
+        a.arg(0),
+        s.len() as u64,
+        a.arg(2) & !GFP_ZERO,
+        Some(&s),
+    )
 }
 
 /// `char *devm_kasprintf(struct device *dev, gfp_t gfp, const char *fmt, ...)`.
@@ -113,7 +120,14 @@ fn sys_devm_kasprintf(a: &mut CallArgs) -> u64 {
     };
     let mut s = vsnprintf(&fmt, &mut a.va(3), &*k);
     s.push(0);
-    devm_alloc(&k, a, a.arg(0), s.len() as u64, a.arg(1) & !GFP_ZERO, Some(&s))
+    devm_alloc(
+        &k,
+        a,
+        a.arg(0),
+        s.len() as u64,
+        a.arg(1) & !GFP_ZERO,
+        Some(&s),
+    )
 }
 
 pub(super) fn register(r: &mut Registry) {
@@ -156,7 +170,11 @@ mod tests {
                 // and frees nothing.
                 call(sys_devm_kfree, &[dev_b, x]);
                 let log: Vec<String> = k.log.records().iter().map(|r| r.text.clone()).collect();
-                assert!(log.iter().any(|l| l.contains("at drivers/base/devres.c devm_kfree")), "{log:?}");
+                assert!(
+                    log.iter()
+                        .any(|l| l.contains("at drivers/base/devres.c devm_kfree")),
+                    "{log:?}"
+                );
                 assert_eq!(k.devres.count(dev_a), 1);
                 for (dev, p) in [(dev_a, x), (dev_b, s), (dev_b, d)] {
                     call(sys_devm_kfree, &[dev, p]);

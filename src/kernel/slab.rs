@@ -833,7 +833,14 @@ impl Slab {
 
     /// kmalloc on behalf of module code at `caller` (devres): accounted
     /// to the module, leak-reported, subject to fault injection.
-    pub fn kmalloc_for(&self, k: &Kernel, size: u64, gfp: u64, caller: u64, func: &'static str) -> u64 {
+    pub fn kmalloc_for(
+        &self,
+        k: &Kernel,
+        size: u64,
+        gfp: u64,
+        caller: u64,
+        func: &'static str,
+    ) -> u64 {
         self.alloc(
             k,
             Req {
