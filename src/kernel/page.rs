@@ -437,3 +437,81 @@ pub(super) fn register(r: &mut Registry) {
     r.trap("__put_devmap_managed_page_refs", "ZONE_DEVICE memory");
     r.trap("__put_devmap_managed_folio_refs", "ZONE_DEVICE memory");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::task::run_task;
+    use crate::profile::PROFILES;
+
+    fn call(f: fn(&mut CallArgs) -> u64, args: &[u64]) -> u64 {
+        let mut regs = [0u64; 6];
+        regs[..args.len()].copy_from_slice(args);
+        f(&mut CallArgs::new(regs))
+    }
+
+    fn log_text(k: &Kernel) -> String {
+        let r = k.log.records();
+        r.iter()
+            .map(|r| r.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn struct_pages_follow_the_allocations() {
+        for p in PROFILES {
+            let k = Kernel::boot(p).unwrap();
+            run_task(&k, "test", || {
+                let pages = Pages::new(&k, "test").unwrap();
+                let page = call(sys_alloc_pages, &[GFP_COMP, 2]);
+                let virt = pages.virt_of(page).unwrap();
+                assert_eq!(virt % (4 * PAGE_SIZE), 0);
+                assert_eq!(pages.page_of(virt), page);
+                assert_eq!(pages.rd32(page + pages.refcount), Some(1));
+                let tail = page + 3 * pages.stride;
+                let ch = mm::read_u64(tail + pages.compound_head).unwrap();
+                assert_eq!(ch, page | 1);
+                // get_page, then __free_pages: still referenced, not freed.
+                pages.wr32(page + pages.refcount, 2).unwrap();
+                call(sys_free_pages_struct, &[page, 2]);
+                assert_eq!(k.slab.page_allocation(virt), Some((2, true)));
+                // put_page's last reference: inline decrement, __folio_put.
+                pages.wr32(page + pages.refcount, 0).unwrap();
+                call(sys_folio_put, &[page]);
+                assert_eq!(k.slab.page_allocation(virt), Some((2, false)));
+                assert_eq!(k.slab.findings(), 0, "{}", log_text(&k));
+                // Freeing it again is a double free.
+                call(sys_free_pages, &[virt, 2]);
+                assert_eq!(k.slab.findings(), 1);
+                assert!(log_text(&k).contains("Object already free"));
+            })
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn usercopy_stays_inside_its_object() {
+        for p in PROFILES {
+            let k = Kernel::boot(p).unwrap();
+            let dying = run_task(&k, "test", || {
+                let obj = k.slab.kmalloc_for(&k, 64, 0, 0, "test");
+                assert_eq!(call(sys_is_vmalloc_addr, &[obj]), 0);
+                call(sys_check_object_size, &[obj + 8, 56, 1]);
+                assert!(!task::is_dying(), "{}", log_text(&k));
+                call(sys_check_object_size, &[obj + 8, 100, 1]);
+                task::is_dying()
+            })
+            .unwrap();
+            assert!(dying);
+            assert!(
+                log_text(&k).contains(
+                    "usercopy: Kernel memory exposure attempt detected from SLUB object \
+                     'kmalloc-64' (offset 8, size 100)!"
+                ),
+                "{}",
+                log_text(&k)
+            );
+        }
+    }
+}

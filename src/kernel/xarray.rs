@@ -603,3 +603,50 @@ pub(super) fn register(r: &mut Registry) {
     r.func("xa_clear_mark", sys_xa_clear_mark);
     r.func("__xa_clear_mark", sys_xa_clear_mark_locked);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::task::run_task;
+    use crate::mm::{self, LowRegion, Prot};
+    use crate::profile::PROFILES;
+
+    fn call(f: fn(&mut CallArgs) -> u64, args: &[u64]) -> u64 {
+        let mut regs = [0u64; 6];
+        regs[..args.len()].copy_from_slice(args);
+        f(&mut CallArgs::new(regs))
+    }
+
+    #[test]
+    fn the_head_says_whether_the_array_is_empty() {
+        for p in PROFILES {
+            let k = Kernel::boot(p).unwrap();
+            run_task(&k, "test", || {
+                let r = LowRegion::alloc(4096, Prot::ReadWrite, "test").unwrap();
+                let xa = r.addr();
+                let head = xa + p.field("xarray.xa_head").unwrap();
+                let flags = xa + p.field("xarray.xa_flags").unwrap();
+                // xa_mk_value(5) at index 9.
+                assert_eq!(call(sys_xa_store, &[xa, 9, 11, 0]), 0);
+                assert_eq!(mm::read_u64(head), Some(KLOAD_XA_HEAD));
+                assert_eq!(call(sys_xa_load, &[xa, 9]), 11);
+                // An advanced internal entry is refused with XA_ERROR(-EINVAL).
+                assert_eq!(call(sys_xa_store, &[xa, 1, 0x402, 0]), xa_error(-EINVAL));
+                // A mark shows in the root's flags.
+                call(sys_xa_set_mark, &[xa, 9, 2]);
+                let f = u32::from_le_bytes(mm::read_bytes(flags, 4).unwrap().try_into().unwrap());
+                assert_ne!(f & flags_mark(&k, 2), 0);
+                assert_eq!(call(sys_xa_erase, &[xa, 9]), 11);
+                assert_eq!(mm::read_u64(head), Some(0));
+                let f = u32::from_le_bytes(mm::read_bytes(flags, 4).unwrap().try_into().unwrap());
+                assert_eq!(f & flags_mark(&k, 2), 0);
+                // The module re-initialises a non-empty array: it is empty.
+                call(sys_xa_store, &[xa, 4, 13, 0]);
+                mm::write_bytes(head, &0u64.to_le_bytes()).unwrap();
+                assert_eq!(call(sys_xa_load, &[xa, 4]), 0);
+                assert_eq!(k.xa.len(xa), 0);
+            })
+            .unwrap();
+        }
+    }
+}
