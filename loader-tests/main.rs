@@ -3,6 +3,7 @@
 
 mod beyond;
 mod common;
+mod corelib;
 mod explain;
 mod faults;
 mod faults2;

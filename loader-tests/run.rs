@@ -20,6 +20,8 @@ const RUN_SCENARIOS: &[(&str, &str)] = &[
     ("div-zero", "div_zero"),
     ("oops-deep", "oops_deep"),
     ("dump-stack", "dump_stack"),
+    ("datastructs", "datastructs"),
+    ("pages", "pages"),
 ];
 
 #[test]

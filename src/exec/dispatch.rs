@@ -41,6 +41,20 @@ impl CallArgs {
         self.arg(i) as u32 as i32
     }
 
+    /// The same call with other register arguments (a stub calling another
+    /// stub on its caller's behalf keeps the caller's return address).
+    pub fn with_regs(&self, regs: [u64; 6]) -> CallArgs {
+        CallArgs {
+            regs,
+            stack: self.stack,
+        }
+    }
+
+    /// The caller's stack pointer at the call (where the return address is).
+    pub fn caller_rsp(&self) -> u64 {
+        self.stack.wrapping_sub(8)
+    }
+
     /// The return address of the call: the module instruction after it.
     pub fn caller(&self) -> u64 {
         mm::read_u64(self.stack.wrapping_sub(8)).unwrap_or(0)

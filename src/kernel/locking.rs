@@ -228,7 +228,7 @@ fn write_u64(func: &str, addr: u64, v: u64) -> bool {
 }
 
 /// Add `delta` to the preempt count (x86: the low bits of the per-CPU word).
-fn preempt_add(delta: i64) {
+pub(crate) fn preempt_add(delta: i64) {
     if let Some(k) = task::current_kernel() {
         if let Ok(v) = k.sched.preempt_count(&k.percpu) {
             let _ = k
@@ -294,7 +294,7 @@ fn mutex_take(func: &str, a: &CallArgs) -> bool {
     false
 }
 
-fn sys_mutex_lock(a: &mut CallArgs) -> u64 {
+pub(crate) fn sys_mutex_lock(a: &mut CallArgs) -> u64 {
     mutex_take("mutex_lock", a);
     0
 }
@@ -337,7 +337,7 @@ fn sys_mutex_trylock(a: &mut CallArgs) -> u64 {
     0
 }
 
-fn sys_mutex_unlock(a: &mut CallArgs) -> u64 {
+pub(crate) fn sys_mutex_unlock(a: &mut CallArgs) -> u64 {
     let m = a.arg(0);
     let Some(l) = layout() else { return 0 };
     if write_u64("mutex_unlock", m + l.mutex_owner, 0) {
@@ -382,13 +382,13 @@ fn spin_release(func: &str, a: &CallArgs) {
     }
 }
 
-fn sys_spin_lock(a: &mut CallArgs) -> u64 {
+pub(crate) fn sys_spin_lock(a: &mut CallArgs) -> u64 {
     preempt_add(1);
     spin_take("_raw_spin_lock", a);
     0
 }
 
-fn sys_spin_unlock(a: &mut CallArgs) -> u64 {
+pub(crate) fn sys_spin_unlock(a: &mut CallArgs) -> u64 {
     spin_release("_raw_spin_unlock", a);
     preempt_add(-1);
     0
@@ -409,7 +409,7 @@ fn sys_spin_trylock(a: &mut CallArgs) -> u64 {
 
 /// `unsigned long _raw_spin_lock_irqsave(raw_spinlock_t *)`: the flags
 /// before (IF set when interrupts were on).
-fn sys_spin_lock_irqsave(a: &mut CallArgs) -> u64 {
+pub(crate) fn sys_spin_lock_irqsave(a: &mut CallArgs) -> u64 {
     let was_off = set_irqs_off(true);
     preempt_add(1);
     spin_take("_raw_spin_lock_irqsave", a);
@@ -420,7 +420,7 @@ fn sys_spin_lock_irqsave(a: &mut CallArgs) -> u64 {
     }
 }
 
-fn sys_spin_unlock_irqrestore(a: &mut CallArgs) -> u64 {
+pub(crate) fn sys_spin_unlock_irqrestore(a: &mut CallArgs) -> u64 {
     spin_release("_raw_spin_unlock_irqrestore", a);
     set_irqs_off(a.arg(1) & X86_EFLAGS_IF == 0);
     preempt_add(-1);

@@ -12,19 +12,23 @@ pub mod crc;
 pub mod data;
 pub mod device;
 pub mod disasm;
+pub mod devres;
 pub mod fs;
-pub mod jump_label;
+pub mod idr;
 pub mod kstrtox;
 pub mod list;
 pub mod locking;
 pub mod module_refs;
 pub mod net_namespace;
+pub mod page;
 pub mod panic;
 pub mod params;
 pub mod printk;
 pub mod procfs;
 pub mod random;
+pub mod rbtree;
 pub mod rcu;
+pub mod refcount;
 pub mod resource;
 pub mod sched;
 pub mod slab;
@@ -39,6 +43,7 @@ pub mod unwind_orc;
 pub mod vsprintf;
 pub mod workqueue;
 pub mod x86;
+pub mod xarray;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
@@ -78,6 +83,10 @@ pub struct Kernel {
     pub taint: Taint,
     /// The slab allocator and its checks (kmalloc, vmalloc, kmem_cache, pages).
     pub slab: slab::Slab,
+    /// The contents of the modules' XArrays, IDRs and IDAs.
+    pub xa: xarray::XaStore,
+    /// Which device owns which devm allocation.
+    pub devres: devres::Devres,
     /// Loaded modules, newest first (the kernel's `modules` list order).
     pub(crate) modules: Mutex<Vec<Arc<Module>>>,
     /// Names of modules being loaded (UNFORMED: invisible, but they block a duplicate).
@@ -119,6 +128,8 @@ impl Kernel {
             data,
             taint: Taint::default(),
             slab: slab::Slab::new(),
+            xa: xarray::XaStore::default(),
+            devres: devres::Devres::default(),
             modules: Mutex::default(),
             loading: Mutex::default(),
             cpu: Mutex::new(()),

@@ -513,6 +513,68 @@ fn sys_warn_printk(a: &mut CallArgs) -> u64 {
     0
 }
 
+/// `WARN(1, message)` or `WARN_ON(1)` inside the kernel proper, that is in
+/// a stub implementing a kernel function (`func`, whose kernel source line
+/// is `location`, such as `lib/refcount.c:25`): what `__warn_printk` and
+/// `__warn` print, with the call's registers (RIP at the stub, RSP at the
+/// caller's return address, the argument registers as passed) and taint W.
+/// `WARN_ONCE` sites pass `once_key`: the report is made once per boot.
+pub fn warn_in_kernel(
+    a: &CallArgs,
+    func: &str,
+    location: &str,
+    message: Option<&str>,
+    once_key: Option<&str>,
+) {
+    let Some(k) = task::current_kernel() else {
+        return;
+    };
+    if let Some(key) = once_key {
+        if !k.note_once(key) {
+            return;
+        }
+    }
+    let rip = super::symbols::function_address(func)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    let regs = Regs {
+        rdi: a.arg(0),
+        rsi: a.arg(1),
+        rdx: a.arg(2),
+        rcx: a.arg(3),
+        r8: a.arg(4),
+        r9: a.arg(5),
+        rip,
+        rsp: a.caller_rsp(),
+        ..Regs::ZERO
+    };
+    let mut b = ReportBuilder::new(&k, ReportKind::Warning, Some(a.caller().wrapping_sub(1)));
+    b.set_location(location.split_once(':').map(|(f, _)| f.to_owned()), None);
+    b.emit(LOGLEVEL_WARNING, CUT_HERE);
+    if let Some(m) = message {
+        b.emit(LOGLEVEL_WARNING, m);
+    }
+    let pid = task::current_task().map_or(0, |t| t.pid);
+    b.emit(
+        LOGLEVEL_WARNING,
+        &format!(
+            "WARNING: CPU: 0 PID: {pid} at {location} {}",
+            k.symbolize(rip)
+        ),
+    );
+    b.emit(
+        LOGLEVEL_WARNING,
+        &format!("Modules linked in:{}", k.modules_linked_in()),
+    );
+    for line in show_regs(&k, &regs) {
+        b.emit(LOGLEVEL_WARNING, &line);
+    }
+    b.emit(LOGLEVEL_WARNING, END_TRACE);
+    k.taint.add(TAINT_WARN);
+    b.finish();
+}
+
 /// Report a call into a symbol kload does not implement, like an Oops, and
 /// let the caller kill the task.
 pub fn unimplemented_called(name: &str, caller: u64) {

@@ -117,21 +117,3 @@ impl Sched {
     }
 }
 
-// ---- static calls of the preemption model (kernel/sched/core.c) ----
-
-/// `__SCT__cond_resched`, `__SCT__might_resched`: `xor %eax, %eax; ret`.
-/// The CPU passes between kload's tasks only where they block, so a
-/// voluntary reschedule point never switches and reports "did not
-/// reschedule" (0), as `__cond_resched` does when nothing else is runnable.
-const SCT_NO_RESCHED: &[u8] = &[0x31, 0xc0, 0xc3];
-/// `__SCT__preempt_schedule{,_notrace}`: reached from `preempt_enable()`
-/// when the count drops to zero with need-resched set; these call sites
-/// assume no register changes. kload never sets need-resched: `ret`.
-const SCT_RET: &[u8] = &[0xc3];
-
-pub(super) fn register(r: &mut super::symbols::Registry) {
-    r.code("__SCT__cond_resched", SCT_NO_RESCHED);
-    r.code("__SCT__might_resched", SCT_NO_RESCHED);
-    r.code("__SCT__preempt_schedule", SCT_RET);
-    r.code("__SCT__preempt_schedule_notrace", SCT_RET);
-}

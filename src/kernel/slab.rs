@@ -765,12 +765,22 @@ impl Slab {
                     Kind::Pages(_) => "pages",
                     _ => "kmalloc-large",
                 };
-                let Ok(r) = LowRegion::alloc(cap + PAGE_SIZE, Prot::ReadWrite, tag) else {
+                // Page allocations of order N are naturally aligned, as the
+                // buddy allocator's are: reserve the slack to align within.
+                let align = match req.kind {
+                    Kind::Pages(o) => PAGE_SIZE << o,
+                    _ => PAGE_SIZE,
+                };
+                let Ok(r) = LowRegion::alloc(cap + align, Prot::ReadWrite, tag) else {
                     return 0;
                 };
-                // The guard page after the object: an overrun faults.
-                let _ = r.protect(cap, Some(PAGE_SIZE), Prot::None);
-                let addr = r.addr();
+                let addr = r.addr().div_ceil(align) * align;
+                let skip = addr - r.addr();
+                if skip > 0 {
+                    let _ = r.protect(0, Some(skip), Prot::None);
+                }
+                // The guard page (and slack) after the object: an overrun faults.
+                let _ = r.protect(skip + cap, None, Prot::None);
                 if checks && cap > size {
                     let _ = mm::write_bytes(addr + size, &vec![RED_ACTIVE; (cap - size) as usize]);
                 }
@@ -796,6 +806,83 @@ impl Slab {
         let addr = obj.addr;
         inner.objects.insert(addr, obj);
         addr
+    }
+
+    /// `2^order` naturally aligned pages for module code at `caller`
+    /// (the page allocator's accounting: leak reports, fault injection).
+    pub fn alloc_pages(
+        &self,
+        k: &Kernel,
+        order: u32,
+        gfp: u64,
+        caller: u64,
+        func: &'static str,
+    ) -> u64 {
+        self.alloc(
+            k,
+            Req {
+                size: PAGE_SIZE << order.min(16),
+                gfp,
+                kind: Kind::Pages(order),
+                caller,
+                from_module: true,
+                func,
+            },
+        )
+    }
+
+    /// kmalloc on behalf of module code at `caller` (devres): accounted
+    /// to the module, leak-reported, subject to fault injection.
+    pub fn kmalloc_for(
+        &self,
+        k: &Kernel,
+        size: u64,
+        gfp: u64,
+        caller: u64,
+        func: &'static str,
+    ) -> u64 {
+        self.alloc(
+            k,
+            Req {
+                size,
+                gfp,
+                kind: Kind::Kmalloc,
+                caller,
+                from_module: true,
+                func,
+            },
+        )
+    }
+
+    /// kfree on behalf of module code at `caller`.
+    pub fn kfree_for(&self, k: &Kernel, addr: u64, caller: u64) {
+        self.free(k, addr, FreeBy::Kfree, caller);
+    }
+
+    /// Free pages `alloc_pages` returned; a double or invalid free, or a
+    /// wrong order, is reported.
+    pub fn free_pages(&self, k: &Kernel, addr: u64, order: u32, caller: u64) {
+        self.free(k, addr, FreeBy::Pages(order), caller);
+    }
+
+    /// The page allocation starting at `addr`: its order, and whether it
+    /// is live (not freed yet).
+    pub fn page_allocation(&self, addr: u64) -> Option<(u32, bool)> {
+        let inner = lock(&self.inner);
+        let o = inner.objects.get(&addr)?;
+        match o.kind {
+            Kind::Pages(order) => Some((order, o.state == State::Live)),
+            _ => None,
+        }
+    }
+
+    /// The live object containing `addr`: (start, usable size, cache name)
+    /// for `__check_object_size`.
+    pub fn live_object_containing(&self, addr: u64) -> Option<(u64, u64, String)> {
+        let inner = lock(&self.inner);
+        let (_, o) = inner.objects.range(..=addr).next_back()?;
+        (o.state == State::Live && addr < o.addr + o.cap.max(o.size))
+            .then(|| (o.addr, o.cap.max(o.size), o.cache_name.clone()))
     }
 
     /// Allocate for the stub kernel itself (zeroed kmalloc memory, never
@@ -928,7 +1015,7 @@ impl Slab {
                 o.state = State::Quarantined;
                 let cap = o.cap;
                 if let Some(r) = inner.big.get(&addr) {
-                    let _ = r.protect(0, Some(cap), Prot::None);
+                    let _ = r.protect(addr - r.addr(), Some(cap), Prot::None);
                 }
                 inner.big_quarantine.push_back(addr);
                 inner.big_quarantine_bytes += cap;
@@ -1702,34 +1789,6 @@ fn sys_vfree(a: &mut CallArgs) -> u64 {
     kfree_by(a, a.arg(0), FreeBy::Vfree)
 }
 
-/// `__get_free_pages(gfp, order)`, `get_free_pages_noprof(gfp, order)`.
-fn sys_get_free_pages(a: &mut CallArgs) -> u64 {
-    let order = a.arg(1) as u32;
-    kalloc(
-        a,
-        PAGE_SIZE << order.min(16),
-        a.arg(0),
-        Kind::Pages(order),
-        "__get_free_pages",
-    )
-}
-
-/// `get_zeroed_page(gfp)`.
-fn sys_get_zeroed_page(a: &mut CallArgs) -> u64 {
-    kalloc(
-        a,
-        PAGE_SIZE,
-        a.arg(0) | GFP_ZERO,
-        Kind::Pages(0),
-        "get_zeroed_page",
-    )
-}
-
-/// `free_pages(addr, order)`.
-fn sys_free_pages(a: &mut CallArgs) -> u64 {
-    kfree_by(a, a.arg(0), FreeBy::Pages(a.arg(1) as u32))
-}
-
 // --- kmem_cache ---------------------------------------------------------
 
 impl Slab {
@@ -2030,11 +2089,6 @@ pub(super) fn register(r: &mut Registry) {
     r.func("__vmalloc", sys_vmalloc_gfp);
     r.func("__vmalloc_noprof", sys_vmalloc_gfp);
     r.func("vfree", sys_vfree);
-    r.func("__get_free_pages", sys_get_free_pages);
-    r.func("get_free_pages_noprof", sys_get_free_pages);
-    r.func("get_zeroed_page", sys_get_zeroed_page);
-    r.func("get_zeroed_page_noprof", sys_get_zeroed_page);
-    r.func("free_pages", sys_free_pages);
     r.func("kmem_cache_create", sys_kmem_cache_create);
     r.func("kmem_cache_create_usercopy", sys_kmem_cache_create_usercopy);
     r.func("__kmem_cache_create_args", sys_kmem_cache_create_args);
@@ -2108,10 +2162,15 @@ mod tests {
             let v = call(sys_vmalloc, &[10000]);
             assert_eq!(v % PAGE_SIZE, 0);
             call(sys_vfree, &[v]);
-            let pg = call(sys_get_free_pages, &[0, 2]);
-            assert_eq!(pg % PAGE_SIZE, 0);
+            let pg = k.slab.alloc_pages(k, 2, 0, 0, "test");
+            assert_eq!(
+                pg % (4 * PAGE_SIZE),
+                0,
+                "order-2 pages are naturally aligned"
+            );
             mm::write_bytes(pg, &vec![1; 4 * PAGE_SIZE as usize]).unwrap();
-            call(sys_free_pages, &[pg, 2]);
+            assert!(mm::write_bytes(pg + 4 * PAGE_SIZE, &[1]).is_err());
+            k.slab.free_pages(k, pg, 2, 0);
             assert_eq!(k.slab.findings(), 0, "{}", log_text(k));
             assert_eq!(k.slab.live_objects(), 0);
         });

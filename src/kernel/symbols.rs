@@ -142,11 +142,9 @@ fn register_all(r: &mut Registry) {
     super::trace::register(r);
     super::x86::register(r);
     super::cpu::register(r);
-    super::sched::register(r);
     super::softirq::register(r);
     super::resource::register(r);
     super::net_namespace::register(r);
-    super::jump_label::register(r);
     super::workqueue::register(r);
     super::panic::register(r);
     super::params::register(r);
@@ -160,6 +158,12 @@ fn register_all(r: &mut Registry) {
     super::time::register(r);
     super::slab::register(r);
     super::device::register(r);
+    super::rbtree::register(r);
+    super::xarray::register(r);
+    super::idr::register(r);
+    super::refcount::register(r);
+    super::page::register(r);
+    super::devres::register(r);
     super::rcu::register(r);
     super::module_refs::register(r);
     super::unemulated::register(r);

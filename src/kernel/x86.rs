@@ -7,6 +7,9 @@ use super::symbols::Registry;
 /// `ret`.
 const RET: &[u8] = &[0xc3];
 
+/// `xor %eax, %eax; ret`.
+const XOR_EAX_RET: &[u8] = &[0x31, 0xc0, 0xc3];
+
 /// `jmp *%reg` for each retpoline thunk, in the kernel's register names.
 const INDIRECT_THUNKS: &[(&str, &[u8])] = &[
     ("__x86_indirect_thunk_rax", &[0xff, 0xe0]),
@@ -39,6 +42,18 @@ pub(super) fn register(r: &mut Registry) {
     // Every function exit is `jmp __x86_return_thunk`; without the
     // return-thunk mitigation the kernel patches these back to `ret`.
     r.code("__x86_return_thunk", RET);
+    // `preempt_enable()` calls the `preempt_schedule` static call (PREEMPT_DYNAMIC)
+    // when the count drops to zero with a reschedule pending, keeping every
+    // register. kload runs one task per CPU and never asks for a reschedule
+    // (the count's PREEMPT_NEED_RESCHED bit stays set), so there is nobody to
+    // switch to: scheduling returns at once.
+    r.code("__SCT__preempt_schedule", RET);
+    r.code("__SCT__preempt_schedule_notrace", RET);
+    // `might_resched()` / `cond_resched()` (PREEMPT_DYNAMIC static calls,
+    // C convention): for the same reason they never reschedule, and say so
+    // by returning 0.
+    r.code("__SCT__might_resched", XOR_EAX_RET);
+    r.code("__SCT__cond_resched", XOR_EAX_RET);
     for (name, code) in INDIRECT_THUNKS {
         r.code(name, code);
     }
