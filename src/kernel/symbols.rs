@@ -109,6 +109,8 @@ impl Registry {
 
 fn register_all(r: &mut Registry) {
     super::printk::register(r);
+    super::ratelimit::register(r);
+    super::dynamic_debug::register(r);
     super::trace::register(r);
     super::x86::register(r);
     super::panic::register(r);

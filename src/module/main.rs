@@ -102,6 +102,13 @@ pub fn load_module(
         exit_fn,
         bug_table,
         num_bugs,
+        dyndbg: section_span(&info, &sec_addr, "__dyndbg", 1),
+        jump_table: section_span(
+            &info,
+            &sec_addr,
+            "__jump_table",
+            crate::kernel::dynamic_debug::JUMP_ENTRY_SIZE,
+        ),
         state: Mutex::new(ModuleState::Unformed),
         kallsyms: Mutex::new(Kallsyms::new(
             &info,
@@ -284,6 +291,14 @@ fn bug_table(info: &LoadInfo, sec_addr: &[Option<u64>]) -> (u64, u64) {
                 info.sections[i].size / crate::kernel::bug::BUG_ENTRY_SIZE,
             ))
         })
+        .unwrap_or((0, 0))
+}
+
+/// `find_module_sections` for a table section: its relocated address and
+/// its size in `unit`s ((0, 0) when the module has none).
+fn section_span(info: &LoadInfo, sec_addr: &[Option<u64>], name: &str, unit: u64) -> (u64, u64) {
+    info.find_sec(name)
+        .and_then(|i| Some((sec_addr[i]?, info.sections[i].size / unit)))
         .unwrap_or((0, 0))
 }
 

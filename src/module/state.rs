@@ -163,6 +163,13 @@ pub struct Module {
     /// the module has none), for BUG()/WARN() traps (`module_bug_finalize`).
     pub bug_table: u64,
     pub num_bugs: u64,
+    /// Address and size in bytes of the relocated `__dyndbg` section (the
+    /// `struct _ddebug` descriptors of pr_debug/dev_dbg sites), (0, 0)
+    /// without one (`find_module_sections`' `info->dyndbg`).
+    pub dyndbg: (u64, u64),
+    /// Address and entry count of the relocated `__jump_table`
+    /// (`mod->jump_entries`, `num_jump_entries`).
+    pub jump_table: (u64, u64),
     pub(crate) state: Mutex<ModuleState>,
     pub(crate) mem: Mutex<ModuleMemory>,
     pub(crate) kallsyms: Mutex<Kallsyms>,
