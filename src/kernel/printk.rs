@@ -169,6 +169,12 @@ impl LogBuffer {
         v
     }
 
+    /// The records stored so far, without one still open: what a reader
+    /// of /dev/kmsg sees (the open one reaches the console when it ends).
+    pub fn finished_records(&self) -> Vec<Record> {
+        self.lock().records.iter().cloned().collect()
+    }
+
     pub fn clear(&self) {
         self.lock().records.clear();
     }
