@@ -406,7 +406,10 @@ fn replay_every_scenario_against_the_real_kernels_transcripts() {
         let (mut matched, mut total, mut skipped) = (0, 0, 0);
         // KLOAD_REPLAY_ONLY=a,b replays only those scenarios (a targeted run).
         let only = std::env::var("KLOAD_REPLAY_ONLY").ok();
-        let wanted = |sc: &str| only.as_deref().is_none_or(|o| o.split(',').any(|w| w == sc));
+        let wanted = |sc: &str| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|w| w == sc))
+        };
         for scenario in scenarios(series).into_iter().filter(|sc| wanted(sc)) {
             let session = Session::new(series);
             for cmd in golden(series, &scenario) {

@@ -55,12 +55,17 @@ fn dmesg_follow_prints_the_log_then_new_lines_and_a_killed_follower_changes_noth
     assert_eq!(env.lsmod_names(), ["hello_2"]);
     env.ok(&["insmod", &sample("6.1", "hello-1.ko")]);
     let skipped = wait_for(&lines, "] Hello world 1.");
-    assert!(skipped.is_empty(), "warn/notice lines filtered: {skipped:?}");
+    assert!(
+        skipped.is_empty(),
+        "warn/notice lines filtered: {skipped:?}"
+    );
     // The unfiltered follower gets it too, after hello_1's trace_printk
     // notice (KERN_WARNING lines, which the info-only follower skipped).
     let notice = wait_for(&early_lines, "] Hello world 1.");
     assert!(
-        notice.iter().any(|l| l.contains("trace_printk() being used")),
+        notice
+            .iter()
+            .any(|l| l.contains("trace_printk() being used")),
         "{notice:?}"
     );
     // Kill both followers mid-stream: the kernel and its log go on.
@@ -114,9 +119,8 @@ fn dyndbg_parameter_control_file_and_queries() {
         let rows: Vec<&str> = rows.collect();
         assert_eq!(rows.len(), 3, "{control}");
         assert!(rows[0].ends_with(":27 [dyndbg]dyndbg_sites =_ \"pr_debug round %d\\n\""));
-        assert!(rows[1].ends_with(
-            ":28 [dyndbg]dyndbg_sites =_ \"dev_dbg round %d \"quoted\"\\ttab\\n\""
-        ));
+        assert!(rows[1]
+            .ends_with(":28 [dyndbg]dyndbg_sites =_ \"dev_dbg round %d \"quoted\"\\ttab\\n\""));
         assert!(rows[2].ends_with(":58 [dyndbg]dyndbg_exit =_ \"exit\\n\""));
         // A query turns the pr_debug site on, with module and line prefixes.
         env.ok(&[
@@ -150,10 +154,7 @@ fn dyndbg_parameter_control_file_and_queries() {
         env.ok(&["insmod", &ko, "dyndbg=\"func dyndbg_exit +pf\""]);
         env.ok(&["rmmod", "dyndbg"]);
         let lines = kernel_lines(&env.ok(&["dmesg"]));
-        assert!(
-            lines.iter().any(|l| l == "dyndbg_exit: exit"),
-            "{lines:?}"
-        );
+        assert!(lines.iter().any(|l| l == "dyndbg_exit: exit"), "{lines:?}");
         assert!(!lines.iter().any(|l| l.contains("pr_debug round")));
         assert!(!lines.iter().any(|l| l.contains("unknown parameter")));
     }

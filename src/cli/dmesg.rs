@@ -114,7 +114,11 @@ fn follow_log(
                 if !(first && clear_only) {
                     let mut out = std::io::stdout().lock();
                     let text = format(&records, style);
-                    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+                    if out
+                        .write_all(text.as_bytes())
+                        .and_then(|()| out.flush())
+                        .is_err()
+                    {
                         return 0;
                     }
                 }

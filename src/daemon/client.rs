@@ -288,7 +288,9 @@ impl Client {
     /// daemon closed the stream (it stopped).
     pub fn receive(&mut self) -> Result<Option<Reply>, ClientError> {
         match wire::read_frame(&mut self.stream) {
-            Ok(Some(body)) => wire::decode_reply(&body).map(Some).map_err(ClientError::Wire),
+            Ok(Some(body)) => wire::decode_reply(&body)
+                .map(Some)
+                .map_err(ClientError::Wire),
             Ok(None) => Ok(None),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
             Err(e) => Err(self.lost(e)),

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 
 use super::dynamic_debug::{ddebug_enabled, ddebug_prefix};
 use super::printk::{
-    format_va_list, level_digit, read_fmt, read_level,
-    store_at_level, store_current, LOGLEVEL_DEBUG, LOGLEVEL_ERR,
+    format_va_list, level_digit, read_fmt, read_level, store_at_level, store_current,
+    LOGLEVEL_DEBUG, LOGLEVEL_ERR,
 };
 use super::symbols::Registry;
 use super::vsprintf::vsnprintf;

@@ -166,7 +166,9 @@ pub fn module_descriptors(m: &Module) -> Vec<u64> {
         );
         return Vec::new();
     }
-    (0..size / DDEBUG_SIZE).map(|i| base + i * DDEBUG_SIZE).collect()
+    (0..size / DDEBUG_SIZE)
+        .map(|i| base + i * DDEBUG_SIZE)
+        .collect()
 }
 
 // ---- jump labels --------------------------------------------------------
@@ -221,11 +223,13 @@ fn patch_site(m: &Module, code: u64, target: u64, jmp: bool) -> Result<(), Strin
         (false, 2) => NOP2.to_vec(),
         (false, _) => NOP5.to_vec(),
         (true, 2) => {
-            let r = i8::try_from(rel).map_err(|_| format!("jump site {code:#x}: target out of reach"))?;
+            let r = i8::try_from(rel)
+                .map_err(|_| format!("jump site {code:#x}: target out of reach"))?;
             vec![0xeb, r as u8]
         }
         (true, _) => {
-            let r = i32::try_from(rel).map_err(|_| format!("jump site {code:#x}: target out of reach"))?;
+            let r = i32::try_from(rel)
+                .map_err(|_| format!("jump site {code:#x}: target out of reach"))?;
             let mut v = vec![0xe9];
             v.extend_from_slice(&r.to_le_bytes());
             v
@@ -324,7 +328,10 @@ fn tokenize(buf: &[u8], e: &mut Errors<'_>) -> Result<Vec<Vec<u8>>, ()> {
             };
             (start, start + len, start + len + 1)
         } else {
-            let len = buf[i..].iter().position(|&c| is_space(c)).unwrap_or(buf.len() - i);
+            let len = buf[i..]
+                .iter()
+                .position(|&c| is_space(c))
+                .unwrap_or(buf.len() - i);
             (i, i + len, (i + len + 1).min(buf.len()))
         };
         if words.len() == MAXWORDS {
@@ -367,7 +374,12 @@ fn parse_flags(word: &[u8], version: (u32, u32), e: &mut Errors<'_>) -> Result<F
     })
 }
 
-fn check_set(dest: &mut Option<Vec<u8>>, src: &[u8], name: &str, e: &mut Errors<'_>) -> Result<(), ()> {
+fn check_set(
+    dest: &mut Option<Vec<u8>>,
+    src: &[u8],
+    name: &str,
+    e: &mut Errors<'_>,
+) -> Result<(), ()> {
     let prev = dest.replace(src.to_vec());
     if let Some(prev) = prev {
         e.err(format!(
@@ -591,7 +603,10 @@ fn ddebug_change(k: &Kernel, q: &Query, fs: FlagSettings) -> usize {
     let mut modules = k.module_list();
     modules.reverse();
     for m in &modules {
-        if q.module.as_ref().is_some_and(|p| !match_wildcard(p, m.name.as_bytes())) {
+        if q.module
+            .as_ref()
+            .is_some_and(|p| !match_wildcard(p, m.name.as_bytes()))
+        {
             continue;
         }
         for addr in module_descriptors(m) {
@@ -624,7 +639,12 @@ fn ddebug_change(k: &Kernel, q: &Query, fs: FlagSettings) -> usize {
 
 /// `ddebug_exec_query`: tokenize, flags (the last word) first, then the
 /// match-spec pairs; the change.
-fn exec_query(k: &Kernel, query: &[u8], modname: Option<&str>, e: &mut Errors<'_>) -> Result<usize, i32> {
+fn exec_query(
+    k: &Kernel,
+    query: &[u8],
+    modname: Option<&str>,
+    e: &mut Errors<'_>,
+) -> Result<usize, i32> {
     let version = k.profile.version();
     let words = match tokenize(query, e) {
         Ok(w) if !w.is_empty() => w,
@@ -829,7 +849,10 @@ mod tests {
             words(r#" module  foo format "a b" 'c"d' +p # rest"#).unwrap(),
             ["module", "foo", "format", "a b", "c\"d", "+p"]
         );
-        assert_eq!(words("func \"dyndbg_sites +p").unwrap_err(), ["unclosed quote: dyndbg_sites +p"]);
+        assert_eq!(
+            words("func \"dyndbg_sites +p").unwrap_err(),
+            ["unclosed quote: dyndbg_sites +p"]
+        );
         assert_eq!(
             words("a b c d e f g h i j").unwrap_err(),
             ["too many words, legal max <=9"]
@@ -840,13 +863,28 @@ mod tests {
     fn flags_parse_like_the_kernel() {
         let v = (6, 1);
         let mut e = errs();
-        assert_eq!(parse_flags(b"+p", v, &mut e), Ok(FlagSettings { flags: 1, mask: 0xff }));
-        assert_eq!(parse_flags(b"-pm", v, &mut e), Ok(FlagSettings { flags: 0, mask: !3 }));
-        assert_eq!(parse_flags(b"=_", v, &mut e), Ok(FlagSettings { flags: 0, mask: 0 }));
+        assert_eq!(
+            parse_flags(b"+p", v, &mut e),
+            Ok(FlagSettings {
+                flags: 1,
+                mask: 0xff
+            })
+        );
+        assert_eq!(
+            parse_flags(b"-pm", v, &mut e),
+            Ok(FlagSettings { flags: 0, mask: !3 })
+        );
+        assert_eq!(
+            parse_flags(b"=_", v, &mut e),
+            Ok(FlagSettings { flags: 0, mask: 0 })
+        );
         assert!(parse_flags(b"+s", v, &mut e).is_err());
         assert!(parse_flags(b"+s", (6, 12), &mut e).is_ok());
         assert!(parse_flags(b"p", v, &mut e).is_err());
-        assert_eq!(e.lines, ["unknown flag 's'", "bad flag-op p, at start of p"]);
+        assert_eq!(
+            e.lines,
+            ["unknown flag 's'", "bad flag-op p, at start of p"]
+        );
     }
 
     #[test]

@@ -181,9 +181,21 @@ fn sys_ratelimit(a: &mut CallArgs) -> u64 {
     let before = state;
     let verdict = state.check(super::time::update_jiffies(&k));
     let writes = [
-        (l.begin, state.begin != before.begin, state.begin.to_le_bytes().to_vec()),
-        (l.printed, state.printed != before.printed, state.printed.to_le_bytes().to_vec()),
-        (l.missed, state.missed != before.missed, state.missed.to_le_bytes().to_vec()),
+        (
+            l.begin,
+            state.begin != before.begin,
+            state.begin.to_le_bytes().to_vec(),
+        ),
+        (
+            l.printed,
+            state.printed != before.printed,
+            state.printed.to_le_bytes().to_vec(),
+        ),
+        (
+            l.missed,
+            state.missed != before.missed,
+            state.missed.to_le_bytes().to_vec(),
+        ),
     ];
     for (off, changed, bytes) in writes {
         if changed && mm::write_bytes(at(off), &bytes).is_err() {
@@ -216,7 +228,13 @@ mod tests {
         assert_eq!(rs.check(1050).suppressed, None);
         assert_eq!(rs.missed, 3);
         let v = rs.check(1051);
-        assert_eq!(v, Verdict { pass: true, suppressed: Some(3) });
+        assert_eq!(
+            v,
+            Verdict {
+                pass: true,
+                suppressed: Some(3)
+            }
+        );
         assert_eq!((rs.printed, rs.missed, rs.begin), (1, 0, 1051));
     }
 
@@ -227,7 +245,13 @@ mod tests {
         rs.check(10);
         rs.check(10);
         let v = rs.check(100);
-        assert_eq!(v, Verdict { pass: true, suppressed: None });
+        assert_eq!(
+            v,
+            Verdict {
+                pass: true,
+                suppressed: None
+            }
+        );
         assert_eq!(rs.missed, 1);
         let mut off = RatelimitState::new(0, 0);
         assert!((0..20).all(|_| off.check(5).pass));
