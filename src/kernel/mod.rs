@@ -16,6 +16,7 @@ pub mod kstrtox;
 pub mod list;
 pub mod locking;
 pub mod module_refs;
+pub mod netdev;
 pub mod panic;
 pub mod params;
 pub mod printk;

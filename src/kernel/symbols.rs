@@ -125,6 +125,7 @@ fn register_all(r: &mut Registry) {
     super::time::register(r);
     super::slab::register(r);
     super::device::register(r);
+    super::netdev::register(r);
     super::rcu::register(r);
     super::module_refs::register(r);
     super::unemulated::register(r);
