@@ -8,4 +8,5 @@ mod common;
 mod concurrency;
 mod modinfo;
 mod modprobe;
+mod printk;
 mod security;

@@ -48,10 +48,6 @@ pub fn main(args: &[String]) -> i32 {
         eprintln!("dmesg: bad usage: unexpected argument '{op}'");
         return 1;
     }
-    if p.has('w') {
-        eprintln!("dmesg: follow mode (-w) is not supported by kload yet");
-        return 1;
-    }
     let mut style = Style {
         decode: p.has('x'),
         notime: p.has('t'),
@@ -75,9 +71,14 @@ pub fn main(args: &[String]) -> i32 {
         Err(code) => return code,
     };
     let clear_only = p.has('C');
+    let follow = p.has('w');
     let req = Request::Dmesg {
         clear: clear_only || p.has('c'),
+        follow,
     };
+    if follow {
+        return follow_log(&mut client, &req, &style, clear_only);
+    }
     match super::call(&mut client, &req) {
         Ok(Reply::Log(records)) => {
             if !clear_only {
@@ -88,6 +89,52 @@ pub fn main(args: &[String]) -> i32 {
         }
         Ok(other) => super::unexpected(&other),
         Err(code) => code,
+    }
+}
+
+/// `dmesg -w`: print the log so far (unless `-C`), then each batch of new
+/// records as the daemon streams it, until interrupted, stdout closes, or
+/// the session kernel stops (then the exit status is 0, as for a log that
+/// simply ends).
+fn follow_log(
+    client: &mut kload::daemon::client::Client,
+    req: &Request,
+    style: &Style,
+    clear_only: bool,
+) -> i32 {
+    if let Err(e) = client.set_timeout(None) {
+        eprintln!("kload: {e}");
+        return 1;
+    }
+    let mut first = true;
+    let mut reply = super::call(client, req);
+    loop {
+        match reply {
+            Ok(Reply::Log(records)) => {
+                if !(first && clear_only) {
+                    let mut out = std::io::stdout().lock();
+                    let text = format(&records, style);
+                    if out
+                        .write_all(text.as_bytes())
+                        .and_then(|()| out.flush())
+                        .is_err()
+                    {
+                        return 0;
+                    }
+                }
+            }
+            Ok(other) => return super::unexpected(&other),
+            Err(code) => return code,
+        }
+        first = false;
+        reply = match client.receive() {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => return 0,
+            Err(e) => {
+                eprintln!("kload: {e}");
+                Err(1)
+            }
+        };
     }
 }
 

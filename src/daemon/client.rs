@@ -284,6 +284,19 @@ impl Client {
         }
     }
 
+    /// The next reply of a streamed answer (`dmesg -w`); None when the
+    /// daemon closed the stream (it stopped).
+    pub fn receive(&mut self) -> Result<Option<Reply>, ClientError> {
+        match wire::read_frame(&mut self.stream) {
+            Ok(Some(body)) => wire::decode_reply(&body)
+                .map(Some)
+                .map_err(ClientError::Wire),
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(self.lost(e)),
+        }
+    }
+
     /// Send one request without waiting for the reply.
     pub fn send(&mut self, req: &Request) -> Result<(), ClientError> {
         wire::write_frame(&mut self.stream, &wire::encode_request(req)).map_err(|e| self.lost(e))

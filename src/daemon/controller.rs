@@ -3,7 +3,8 @@
 //! each `Request` into a `Reply`. The daemon calls it for every client, one
 //! at a time; tests call it directly.
 
-use std::sync::Arc;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 
 use super::protocol::{LogRecord, ModuleRow, Reply, Request};
 use crate::kernel::{fs, Kernel};
@@ -15,6 +16,57 @@ pub struct Controller {
     kernel: Option<Arc<Kernel>>,
     /// `KLOAD_KERNEL`, if set.
     pinned: Option<String>,
+    /// The `dmesg -w` readers (the kernel's console feeds them).
+    followers: Arc<LogFeed>,
+}
+
+/// The followers of the kernel log: each gets every record stored after
+/// it subscribed. A follower whose receiver is gone (its client hung up)
+/// is dropped at the next record.
+#[derive(Default)]
+pub struct LogFeed {
+    senders: Mutex<Vec<Sender<LogRecord>>>,
+}
+
+impl LogFeed {
+    fn subscribe(&self) -> Receiver<LogRecord> {
+        let (tx, rx) = channel();
+        self.senders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
+        rx
+    }
+
+    fn publish(&self, r: &crate::kernel::printk::Record) {
+        let rec = log_record(r);
+        self.senders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|tx| tx.send(rec.clone()).is_ok());
+    }
+
+    /// How many followers are subscribed.
+    pub fn count(&self) -> usize {
+        self.senders.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// What `dmesg -w` gets: the log so far (`Reply::Log`), then the records
+/// of `rx` whose sequence number is above `after`.
+pub struct Follow {
+    pub first: Reply,
+    pub rx: Receiver<LogRecord>,
+    pub after: Option<u64>,
+}
+
+fn log_record(r: &crate::kernel::printk::Record) -> LogRecord {
+    LogRecord {
+        seq: r.seq,
+        ts_nsec: r.ts_nsec,
+        level: r.level,
+        text: r.text.clone(),
+    }
 }
 
 impl Controller {
@@ -28,6 +80,7 @@ impl Controller {
         Controller {
             kernel: None,
             pinned,
+            followers: Arc::default(),
         }
     }
 
@@ -80,7 +133,16 @@ impl Controller {
                     .unwrap_or_default(),
             ),
             Request::Modinfo { name } => self.modinfo(&name),
-            Request::Dmesg { clear } => Reply::Log(self.dmesg(clear)),
+            Request::Dmesg {
+                clear,
+                follow: false,
+            } => Reply::Log(self.dmesg(clear)),
+            // The server streams a follow itself (`Controller::follow`);
+            // handled here, it is one read.
+            Request::Dmesg {
+                clear,
+                follow: true,
+            } => self.follow(clear).first,
             Request::Read { path } => match fs::read(self.kernel.as_ref(), &path) {
                 Ok(text) => Reply::Text(text),
                 Err(e) => Reply::Error {
@@ -131,7 +193,11 @@ impl Controller {
                     },
                 };
                 match Kernel::boot(profile) {
-                    Ok(k) => Arc::clone(self.kernel.insert(k)),
+                    Ok(k) => {
+                        let feed = Arc::clone(&self.followers);
+                        k.log.set_console(Some(Arc::new(move |r| feed.publish(r))));
+                        Arc::clone(self.kernel.insert(k))
+                    }
                     Err(e) => {
                         return Reply::Error {
                             errno: libc::ENOMEM,
@@ -177,6 +243,35 @@ impl Controller {
         }
     }
 
+    /// `dmesg -w`: subscribe to new records first, then read the log so
+    /// far (finished records only: an open one arrives when it ends), so
+    /// that nothing falls between the two; the follower skips what the
+    /// first reply already holds.
+    pub fn follow(&self, clear: bool) -> Follow {
+        let rx = self.followers.subscribe();
+        let records: Vec<LogRecord> = self
+            .kernel
+            .as_ref()
+            .map(|k| {
+                let r = k.log.finished_records();
+                if clear {
+                    k.log.clear();
+                }
+                r.iter().map(log_record).collect()
+            })
+            .unwrap_or_default();
+        Follow {
+            after: records.last().map(|r| r.seq),
+            first: Reply::Log(records),
+            rx,
+        }
+    }
+
+    /// The `dmesg -w` readers.
+    pub fn followers(&self) -> &LogFeed {
+        &self.followers
+    }
+
     fn dmesg(&self, clear: bool) -> Vec<LogRecord> {
         let Some(k) = &self.kernel else {
             return Vec::new();
@@ -185,15 +280,7 @@ impl Controller {
         if clear {
             k.log.clear();
         }
-        records
-            .into_iter()
-            .map(|r| LogRecord {
-                seq: r.seq,
-                ts_nsec: r.ts_nsec,
-                level: r.level,
-                text: r.text,
-            })
-            .collect()
+        records.iter().map(log_record).collect()
     }
 }
 

@@ -3,7 +3,7 @@
 //! them, and tests drive the same `Controller` in-process.
 
 /// Bumped whenever a request or reply changes shape; checked on connect.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// One request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,10 @@ pub enum Request {
     /// modinfo of a loaded module, by name.
     Modinfo { name: String },
     /// The kernel log; `clear` empties it after reading (`dmesg -c`).
-    Dmesg { clear: bool },
+    /// With `follow` (`dmesg -w`) the reply is a stream: one `Log` with
+    /// the records so far, then one `Log` per batch of new records, until
+    /// the client hangs up (the connection serves nothing else).
+    Dmesg { clear: bool, follow: bool },
     /// Read an emulated /proc or /sys file.
     Read { path: String },
     /// Write to an emulated /proc or /sys file.

@@ -21,14 +21,17 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
 use super::client::same_inode;
-use super::controller::Controller;
-use super::protocol::{Request, PROTOCOL_VERSION};
+use super::controller::{Controller, Follow};
+use super::protocol::{Reply, Request, PROTOCOL_VERSION};
 use super::session::{Session, SessionError};
 use super::sys;
 use super::wire;
 
 /// How long a connected client may take to send its next bytes.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a `dmesg -w` follower with nothing to send checks that its
+/// client is still there.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
 /// How often an idle daemon checks that its socket is still its own.
 const IDLE_CHECK_MS: i32 = 1000;
 /// How long a starting daemon waits for the pid lock (a client may hold
@@ -212,6 +215,26 @@ fn serve(mut stream: UnixStream, ctl: &mut Controller) -> Option<Box<dyn FnOnce(
             }
         };
         log::debug!("request: {}", describe(&req));
+        if let Request::Dmesg {
+            clear,
+            follow: true,
+        } = req
+        {
+            // The connection becomes the follower's; the daemon goes on
+            // serving other clients.
+            let f = ctl.follow(clear);
+            if let Err(e) = wire::write_frame(&mut stream, &wire::encode_reply(&f.first)) {
+                log::debug!("client left before its reply: {e}");
+                return None;
+            }
+            let spawned = std::thread::Builder::new()
+                .name("dmesg-follow".into())
+                .spawn(move || follow(stream, f));
+            if let Err(e) = spawned {
+                log::warn!("cannot start a dmesg follower: {e}");
+            }
+            return None;
+        }
         let shutdown = req == Request::Shutdown;
         let reply = ctl.handle(req);
         let frame = wire::encode_reply(&reply);
@@ -223,6 +246,39 @@ fn serve(mut stream: UnixStream, ctl: &mut Controller) -> Option<Box<dyn FnOnce(
         if let Err(e) = wire::write_frame(&mut stream, &frame) {
             log::debug!("client left before its reply: {e}");
             return None;
+        }
+    }
+}
+
+/// Stream new kernel log records to a `dmesg -w` client until it hangs up
+/// (its socket turns readable: a follower's client sends nothing more) or
+/// a write fails; then the subscription is dropped with the receiver.
+fn follow(mut stream: UnixStream, f: Follow) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut after = f.after;
+    loop {
+        match f.rx.recv_timeout(FOLLOW_POLL) {
+            Ok(first) => {
+                let mut batch = vec![first];
+                batch.extend(f.rx.try_iter());
+                batch.retain(|r| after.is_none_or(|a| r.seq > a));
+                let Some(last) = batch.last() else {
+                    continue;
+                };
+                after = Some(last.seq);
+                let frame = wire::encode_reply(&Reply::Log(batch));
+                if let Err(e) = wire::write_frame(&mut stream, &frame) {
+                    log::debug!("dmesg follower left: {e}");
+                    return;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if sys::wait_readable(&stream, 0).unwrap_or(true) {
+                    log::debug!("dmesg follower hung up");
+                    return;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }

@@ -232,9 +232,10 @@ pub fn encode_request(req: &Request) -> Vec<u8> {
             e.u8(RQ_MODINFO);
             e.str(name);
         }
-        Request::Dmesg { clear } => {
+        Request::Dmesg { clear, follow } => {
             e.u8(RQ_DMESG);
             e.bool(*clear);
+            e.bool(*follow);
         }
         Request::Read { path } => {
             e.u8(RQ_READ);
@@ -285,6 +286,7 @@ pub fn decode_request(body: &[u8]) -> Result<Request, WireError> {
         },
         RQ_DMESG => Request::Dmesg {
             clear: d.bool("dmesg clear")?,
+            follow: d.bool("dmesg follow")?,
         },
         RQ_READ => Request::Read {
             path: d.string("read path")?,
@@ -534,7 +536,14 @@ mod tests {
             Request::Modinfo {
                 name: "hellö".into(),
             },
-            Request::Dmesg { clear: true },
+            Request::Dmesg {
+                clear: true,
+                follow: false,
+            },
+            Request::Dmesg {
+                clear: false,
+                follow: true,
+            },
             Request::Read {
                 path: "/proc/modules".into(),
             },

@@ -13,9 +13,10 @@
 
 use std::sync::OnceLock;
 
+use super::dynamic_debug::{ddebug_enabled, ddebug_prefix};
 use super::printk::{
-    ddebug_enabled, ddebug_prefix, format_va_list, level_digit, read_fmt, read_level,
-    store_at_level, store_current, LOGLEVEL_DEBUG, LOGLEVEL_ERR,
+    format_va_list, level_digit, read_fmt, read_level, store_at_level, store_current,
+    LOGLEVEL_DEBUG, LOGLEVEL_ERR,
 };
 use super::symbols::Registry;
 use super::vsprintf::vsnprintf;
@@ -242,20 +243,6 @@ fn sys_dynamic_dev_dbg(a: &mut CallArgs) -> u64 {
     0
 }
 
-/// `__dynamic_netdev_dbg`: silent while the descriptor is off (correct on
-/// any kernel); printing needs `struct net_device`'s name and parent
-/// device, which the profiles do not measure, so an enabled one reports
-/// that networking is not emulated and kills the task, like a named trap.
-fn sys_dynamic_netdev_dbg(a: &mut CallArgs) -> u64 {
-    if !ddebug_enabled(a.arg(0)) {
-        return 0;
-    }
-    let what = "networking is not emulated: __dynamic_netdev_dbg called";
-    super::panic::kload_bug(what, a.caller());
-    task::kill(what);
-    0
-}
-
 pub(super) fn register(r: &mut Registry) {
     r.func("_dev_emerg", sys_dev_emerg);
     r.func("_dev_alert", sys_dev_alert);
@@ -270,5 +257,4 @@ pub(super) fn register(r: &mut Registry) {
     r.func("dev_driver_string", sys_dev_driver_string);
     r.func("dev_err_probe", sys_dev_err_probe);
     r.func("__dynamic_dev_dbg", sys_dynamic_dev_dbg);
-    r.func("__dynamic_netdev_dbg", sys_dynamic_netdev_dbg);
 }

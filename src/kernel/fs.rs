@@ -40,6 +40,9 @@ pub fn read(kernel: Option<&Arc<Kernel>>, path: &str) -> Result<String, FsError>
         (_, "/proc/modules") => Ok(kernel
             .map(|k| super::procfs::proc_modules(k))
             .unwrap_or_default()),
+        (k, "/proc/dynamic_debug/control" | "/sys/kernel/debug/dynamic_debug/control") => {
+            Ok(super::dynamic_debug::control_read(k.map(|k| &**k)))
+        }
         (Some(k), p) if p.starts_with("/sys/module/") => super::sysfs::read(k, p),
         (Some(k), "/proc/sys/kernel/tainted") => Ok(format!("{}\n", k.taint.mask())),
         (Some(k), "/sys/kernel/tracing/trace" | "/sys/kernel/debug/tracing/trace") => {
@@ -54,6 +57,21 @@ pub fn read(kernel: Option<&Arc<Kernel>>, path: &str) -> Result<String, FsError>
 pub fn write(kernel: Option<&Arc<Kernel>>, path: &str, data: &str) -> Result<(), FsError> {
     match kernel {
         Some(k) if path.starts_with("/sys/module/") => super::sysfs::write(k, path, data),
+        _ if path == "/proc/dynamic_debug/control"
+            || path == "/sys/kernel/debug/dynamic_debug/control" =>
+        {
+            // Before the first module boots the kernel there is no site
+            // to match: every well-formed query matches nothing.
+            match kernel {
+                Some(k) => super::dynamic_debug::control_write(k, data.as_bytes()).map(|_| ()),
+                None => Ok(()),
+            }
+            .map_err(|errno| FsError::Invalid {
+                path: path.to_owned(),
+                detail: "dynamic debug query failed (see the kernel log)".into(),
+                errno,
+            })
+        }
         _ if path == "/proc/modules" => Err(FsError::Permission(path.to_owned())),
         _ => Err(FsError::NoEntry(path.to_owned())),
     }

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::ratelimit::{RatelimitState, DEFAULT_RATELIMIT_BURST, DEFAULT_RATELIMIT_INTERVAL};
 use super::symbols::Registry;
 use super::vsprintf::{vsnprintf, SysVVaList, VaList};
 use super::Kernel;
@@ -84,19 +85,8 @@ pub struct LogBuffer {
     line_max: usize,
     inner: Mutex<LogInner>,
     /// `printk_ratelimit_state` (DEFINE_RATELIMIT_STATE(.., 5 * HZ, 10)).
-    ratelimit: Mutex<Ratelimit>,
+    ratelimit: Mutex<RatelimitState>,
 }
-
-/// The fields of a `struct ratelimit_state` that `___ratelimit` changes.
-#[derive(Debug, Default)]
-struct Ratelimit {
-    begin: u64,
-    printed: i32,
-    missed: i32,
-}
-
-/// Debian's kernels are built with `CONFIG_HZ=250`.
-pub const HZ: u64 = 250;
 
 impl LogBuffer {
     pub fn new(boot: Instant, line_max: usize) -> LogBuffer {
@@ -104,7 +94,10 @@ impl LogBuffer {
             line_max,
             boot,
             inner: Mutex::default(),
-            ratelimit: Mutex::default(),
+            ratelimit: Mutex::new(RatelimitState::new(
+                DEFAULT_RATELIMIT_INTERVAL,
+                DEFAULT_RATELIMIT_BURST,
+            )),
         }
     }
 
@@ -176,53 +169,33 @@ impl LogBuffer {
         v
     }
 
+    /// The records stored so far, without one still open: what a reader
+    /// of /dev/kmsg sees (the open one reaches the console when it ends).
+    pub fn finished_records(&self) -> Vec<Record> {
+        self.lock().records.iter().cloned().collect()
+    }
+
     pub fn clear(&self) {
         self.lock().records.clear();
     }
 
-    /// Jiffies since this kernel booted (HZ = 250); never 0, like the
-    /// kernel's (which starts at `INITIAL_JIFFIES`).
-    fn jiffies(&self) -> u64 {
-        1 + self.boot.elapsed().as_millis() as u64 * HZ / 1000
-    }
-
     /// `__printk_ratelimit(func)`: `___ratelimit(&printk_ratelimit_state,
-    /// func)` with lib/ratelimit.c's rules: at most `burst` (10) messages
-    /// per `interval` (5 s); when an interval with suppressed messages
-    /// ends, "<func>: N callbacks suppressed" is logged at KERN_WARNING.
-    pub fn printk_ratelimit(&self, func: &str) -> bool {
-        const INTERVAL: u64 = 5 * HZ;
-        const BURST: i32 = 10;
-        let now = self.jiffies();
-        let suppressed = {
-            let mut rs = self.ratelimit.lock().unwrap_or_else(|p| p.into_inner());
-            if rs.begin == 0 {
-                rs.begin = now;
-            }
-            let mut suppressed = None;
-            if now > rs.begin + INTERVAL {
-                if rs.missed != 0 {
-                    suppressed = Some(rs.missed);
-                    rs.missed = 0;
-                }
-                rs.begin = now;
-                rs.printed = 0;
-            }
-            let ok = BURST > rs.printed;
-            if ok {
-                rs.printed += 1;
-            } else {
-                rs.missed += 1;
-            }
-            (suppressed, ok)
-        };
-        if let Some(missed) = suppressed.0 {
+    /// func)` at `jiffies` (lib/ratelimit.c's rules, kernel/ratelimit.rs):
+    /// at most 10 messages per 5 s; when an interval with suppressed
+    /// messages ends, "<func>: N callbacks suppressed" is logged.
+    pub fn printk_ratelimit(&self, func: &str, jiffies: u64) -> bool {
+        let verdict = self
+            .ratelimit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(jiffies);
+        if let Some(missed) = verdict.suppressed {
             self.emit(
                 LOGLEVEL_WARNING,
                 &format!("{func}: {missed} callbacks suppressed"),
             );
         }
-        suppressed.1
+        verdict.pass
     }
 }
 
@@ -362,7 +335,10 @@ fn sys_printk_ratelimit(a: &mut CallArgs) -> u64 {
         return 0;
     };
     let func = String::from_utf8_lossy(&read_fmt(a.arg(0))).into_owned();
-    u64::from(k.log.printk_ratelimit(&func))
+    u64::from(
+        k.log
+            .printk_ratelimit(&func, super::time::update_jiffies(&k)),
+    )
 }
 
 /// lib/hexdump.c's `hex_dump_to_buffer`, on a `linebuflen`-byte buffer:
@@ -552,138 +528,6 @@ fn sys_dump_stack_lvl(a: &mut CallArgs) -> u64 {
     dump_stack_at(a, level)
 }
 
-// ---- dynamic debug (lib/dynamic_debug.c) ----
-
-/// `struct _ddebug` (include/linux/dynamic_debug.h, the same in 6.1 and
-/// 6.12): four pointers (modname, function, filename, format), then one
-/// `unsigned int` of bitfields: lineno:18, class_id:6, flags:8.
-const DDEBUG_BITS: u64 = 32;
-pub const DPRINTK_FLAGS_PRINT: u8 = 1 << 0;
-pub const DPRINTK_FLAGS_INCL_MODNAME: u8 = 1 << 1;
-pub const DPRINTK_FLAGS_INCL_FUNCNAME: u8 = 1 << 2;
-pub const DPRINTK_FLAGS_INCL_LINENO: u8 = 1 << 3;
-pub const DPRINTK_FLAGS_INCL_TID: u8 = 1 << 4;
-/// 6.2+ (`s`); 6.1 has no such flag.
-pub const DPRINTK_FLAGS_INCL_SOURCENAME: u8 = 1 << 5;
-
-/// A descriptor's flags and line number; None if unreadable.
-pub fn ddebug_flags(desc: u64) -> Option<(u8, u32)> {
-    let b = mm::read_bytes(desc.wrapping_add(DDEBUG_BITS), 4)?;
-    let v = u32::from_le_bytes(b.try_into().ok()?);
-    Some(((v >> 24) as u8, v & 0x3ffff))
-}
-
-/// Whether a call through this descriptor prints (`_DPRINTK_FLAGS_PRINT`).
-/// The kernel decides this with the descriptor's static key before the
-/// call; kload, which does not patch jump labels, checks the flag here.
-pub fn ddebug_enabled(desc: u64) -> bool {
-    ddebug_flags(desc).is_some_and(|(f, _)| f & DPRINTK_FLAGS_PRINT != 0)
-}
-
-/// `dynamic_emit_prefix`: "[pid] " for `t`, then "modname:", "function:",
-/// (6.2+) "file:", "line:" for `m`, `f`, `s`, `l`, and a space after them.
-pub fn ddebug_prefix(k: &Kernel, desc: u64) -> String {
-    let Some((flags, lineno)) = ddebug_flags(desc) else {
-        return String::new();
-    };
-    let sourcename = k.profile.version() >= (6, 2);
-    let field = |i: u64| {
-        mm::read_u64(desc.wrapping_add(8 * i))
-            .and_then(|p| mm::read_cstr(p, 4096))
-            .map(|s| String::from_utf8_lossy(&s).into_owned())
-            .unwrap_or_default()
-    };
-    let mut out = String::new();
-    if flags & DPRINTK_FLAGS_INCL_TID != 0 {
-        let pid = task::current_task().map_or(0, |t| t.pid);
-        out.push_str(&format!("[{pid}] "));
-    }
-    let after_tid = out.len();
-    if flags & DPRINTK_FLAGS_INCL_MODNAME != 0 {
-        out.push_str(&format!("{}:", field(0)));
-    }
-    if flags & DPRINTK_FLAGS_INCL_FUNCNAME != 0 {
-        out.push_str(&format!("{}:", field(1)));
-    }
-    if sourcename && flags & DPRINTK_FLAGS_INCL_SOURCENAME != 0 {
-        // trim_prefix: the path relative to the source tree; a module
-        // built out of tree keeps its full path.
-        out.push_str(&format!("{}:", field(2)));
-    }
-    if flags & DPRINTK_FLAGS_INCL_LINENO != 0 {
-        out.push_str(&format!("{lineno}:"));
-    }
-    if out.len() > after_tid {
-        out.push(' ');
-    }
-    // PREFIX_SIZE is 128 (NUL included).
-    out.truncate(127);
-    out
-}
-
-/// Apply a dynamic debug flags query (`+p`, `-p`, `=pmflt`, `+mf`, ...)
-/// to one flags byte, as `ddebug_change` does; the letters are
-/// `ddebug_parse_flags`' (`p m f l t`, and `s` from 6.2). `_` clears.
-pub fn apply_flags_query(flags: u8, query: &str, version: (u32, u32)) -> Result<u8, String> {
-    let mut chars = query.trim().chars();
-    let op = chars.next().ok_or("empty flags query")?;
-    let mut bits = 0u8;
-    for c in chars {
-        bits |= match c {
-            'p' => DPRINTK_FLAGS_PRINT,
-            'm' => DPRINTK_FLAGS_INCL_MODNAME,
-            'f' => DPRINTK_FLAGS_INCL_FUNCNAME,
-            'l' => DPRINTK_FLAGS_INCL_LINENO,
-            't' => DPRINTK_FLAGS_INCL_TID,
-            's' if version >= (6, 2) => DPRINTK_FLAGS_INCL_SOURCENAME,
-            '_' => 0,
-            c => return Err(format!("unknown flag '{c}'")),
-        };
-    }
-    match op {
-        '+' => Ok(flags | bits),
-        '-' => Ok(flags & !bits),
-        '=' => Ok(bits),
-        c => Err(format!("bad flag-op {c}")),
-    }
-}
-
-/// `set_flags(kernel, descriptors, query)`: apply a flags query to every
-/// `struct _ddebug` in `descs` (the addresses of a module's `__dyndbg`
-/// entries, 56 bytes apart on both kernels with `CONFIG_JUMP_LABEL`).
-/// Finding a module's `__dyndbg` section is the caller's part: kload's
-/// `Module` does not keep its section table.
-pub fn set_flags(kernel: &Kernel, descs: &[u64], query: &str) -> Result<usize, String> {
-    let mut changed = 0;
-    for &d in descs {
-        let at = d.wrapping_add(DDEBUG_BITS);
-        let b = mm::read_bytes(at, 4).ok_or("unreadable descriptor")?;
-        let v = u32::from_le_bytes(b.try_into().map_err(|_| "short read")?);
-        let new = apply_flags_query((v >> 24) as u8, query, kernel.profile.version())?;
-        if new != (v >> 24) as u8 {
-            let v = (v & 0x00ff_ffff) | u32::from(new) << 24;
-            mm::write_bytes(at, &v.to_le_bytes()).map_err(|e| e.to_string())?;
-            changed += 1;
-        }
-    }
-    Ok(changed)
-}
-
-/// `__dynamic_pr_debug(struct _ddebug *descriptor, const char *fmt, ...)`:
-/// `printk(KERN_DEBUG "%s%pV", dynamic_emit_prefix(descriptor), ...)`.
-fn sys_dynamic_pr_debug(a: &mut CallArgs) -> u64 {
-    let Some(k) = task::current_kernel() else {
-        return 0;
-    };
-    if !ddebug_enabled(a.arg(0)) {
-        return 0;
-    }
-    let mut text = ddebug_prefix(&k, a.arg(0)).into_bytes();
-    text.extend(vsnprintf(&read_fmt(a.arg(1)), &mut a.va(2), &*k));
-    store_at_level(&k, i32::from(LOGLEVEL_DEBUG), &text);
-    0
-}
-
 pub(super) fn register(r: &mut Registry) {
     r.func("_printk", sys_printk);
     r.func("vprintk", sys_vprintk);
@@ -693,7 +537,6 @@ pub(super) fn register(r: &mut Registry) {
     r.func("print_hex_dump", sys_print_hex_dump);
     r.func("dump_stack", sys_dump_stack);
     r.func("dump_stack_lvl", sys_dump_stack_lvl);
-    r.func("__dynamic_pr_debug", sys_dynamic_pr_debug);
 }
 
 #[cfg(test)]
@@ -759,14 +602,5 @@ mod tests {
         );
         // Too small a buffer: the length it would have needed.
         assert_eq!(hex_dump_to_buffer(&data, 16, 1, 8, true).1, 49 + 16);
-    }
-
-    #[test]
-    fn dyndbg_flag_queries() {
-        let v = (6, 12);
-        assert_eq!(apply_flags_query(0, "+p", v), Ok(DPRINTK_FLAGS_PRINT));
-        assert_eq!(apply_flags_query(0x7, "-p", v), Ok(0x6));
-        assert_eq!(apply_flags_query(0x1, "=mf", v), Ok(0x6));
-        assert!(apply_flags_query(0, "+s", (6, 1)).is_err());
     }
 }

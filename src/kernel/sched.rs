@@ -116,4 +116,3 @@ impl Sched {
         Ok(NewTask { pid, region })
     }
 }
-

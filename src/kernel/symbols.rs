@@ -139,6 +139,8 @@ impl Registry {
 
 fn register_all(r: &mut Registry) {
     super::printk::register(r);
+    super::ratelimit::register(r);
+    super::dynamic_debug::register(r);
     super::trace::register(r);
     super::x86::register(r);
     super::cpu::register(r);
@@ -164,6 +166,7 @@ fn register_all(r: &mut Registry) {
     super::refcount::register(r);
     super::page::register(r);
     super::devres::register(r);
+    super::netdev::register(r);
     super::rcu::register(r);
     super::module_refs::register(r);
     super::unemulated::register(r);

@@ -144,7 +144,6 @@ pub(super) fn register(r: &mut Registry) {
     r.trap("__dev_kfree_skb_any", "networking");
     r.trap("dev_kfree_skb_any_reason", "networking");
     r.trap("alloc_etherdev_mqs", "networking");
-    r.trap("free_netdev", "networking");
     r.trap("register_netdev", "networking");
     r.trap("unregister_netdev", "networking");
     r.trap("dev_addr_mod", "networking");
@@ -166,14 +165,6 @@ pub(super) fn register(r: &mut Registry) {
     r.trap("rtnl_lock", "networking");
     r.trap("rtnl_unlock", "networking");
     r.trap("net_ratelimit", "networking");
-    r.trap("netdev_printk", "networking");
-    r.trap("netdev_emerg", "networking");
-    r.trap("netdev_alert", "networking");
-    r.trap("netdev_crit", "networking");
-    r.trap("netdev_err", "networking");
-    r.trap("netdev_warn", "networking");
-    r.trap("netdev_notice", "networking");
-    r.trap("netdev_info", "networking");
     // RCU
     r.trap("synchronize_rcu", "RCU");
     r.trap("kvfree_call_rcu", "RCU");

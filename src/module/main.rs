@@ -105,6 +105,13 @@ pub fn load_module(
         bug_table,
         num_bugs,
         orc,
+        dyndbg: section_span(&info, &sec_addr, "__dyndbg", 1),
+        jump_table: section_span(
+            &info,
+            &sec_addr,
+            "__jump_table",
+            crate::kernel::dynamic_debug::JUMP_ENTRY_SIZE,
+        ),
         state: Mutex::new(ModuleState::Unformed),
         kallsyms: Mutex::new(Kallsyms::new(
             &info,
@@ -314,6 +321,14 @@ fn orc_table(kernel: &Kernel, info: &LoadInfo, sec_addr: &[Option<u64>]) -> OrcT
         );
         OrcTable::default()
     })
+}
+
+/// `find_module_sections` for a table section: its relocated address and
+/// its size in `unit`s ((0, 0) when the module has none).
+fn section_span(info: &LoadInfo, sec_addr: &[Option<u64>], name: &str, unit: u64) -> (u64, u64) {
+    info.find_sec(name)
+        .and_then(|i| Some((sec_addr[i]?, info.sections[i].size / unit)))
+        .unwrap_or((0, 0))
 }
 
 fn param_table(info: &LoadInfo, sec_addr: &[Option<u64>], kernel: &Kernel) -> ParamTable {

@@ -246,19 +246,16 @@ fn unknown_param(kernel: &Kernel, module: &str, param: &[u8], val: Option<&[u8]>
     }
     // ddebug_dyndbg_module_param_cb: "<mod>.dyndbg" or "dyndbg". It cuts the
     // name at the first '.', so the warning below names the part before it.
-    let (param, after_dot) = match param.iter().position(|&c| c == b'.') {
-        Some(dot) => (&param[..dot], &param[dot + 1..]),
-        None => (param, param),
+    let (param, after_dot, named) = match param.iter().position(|&c| c == b'.') {
+        Some(dot) => (&param[..dot], &param[dot + 1..], true),
+        None => (param, param, false),
     };
     if after_dot == b"dyndbg" {
-        // The kernel runs the query against the module's pr_debug callsites
-        // and prints nothing when it is well-formed. kload has no dynamic
-        // debug yet: the query is dropped, as if no callsite matched, and
-        // only kload's own diagnostics mention it.
-        log::warn!(
-            "{module}: dyndbg=\"{}\" ignored: dynamic debug is not emulated yet",
-            lossy(val.unwrap_or(b"+p"))
-        );
+        // The query runs against the module's own call sites (or, with
+        // "<mod>.dyndbg", the named module's); errors are printed but never
+        // fail the load.
+        let modname = String::from_utf8_lossy(if named { param } else { module.as_bytes() });
+        crate::kernel::dynamic_debug::module_param(kernel, &modname, val);
         return;
     }
     kernel.log.emit(

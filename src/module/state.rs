@@ -167,6 +167,13 @@ pub struct Module {
     /// The relocated `.orc_unwind_ip` and `.orc_unwind`, sorted by address
     /// (`unwind_module_init`); empty when the module has none.
     pub orc: OrcTable,
+    /// Address and size in bytes of the relocated `__dyndbg` section (the
+    /// `struct _ddebug` descriptors of pr_debug/dev_dbg sites), (0, 0)
+    /// without one (`find_module_sections`' `info->dyndbg`).
+    pub dyndbg: (u64, u64),
+    /// Address and entry count of the relocated `__jump_table`
+    /// (`mod->jump_entries`, `num_jump_entries`).
+    pub jump_table: (u64, u64),
     pub(crate) state: Mutex<ModuleState>,
     pub(crate) mem: Mutex<ModuleMemory>,
     pub(crate) kallsyms: Mutex<Kallsyms>,
