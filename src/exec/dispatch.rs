@@ -24,6 +24,14 @@ impl CallArgs {
         CallArgs { regs, stack: 0 }
     }
 
+    /// Call stub `f` with up to six register arguments (tests, in-kernel
+    /// calls between stubs).
+    pub fn call(f: fn(&mut CallArgs) -> u64, args: &[u64]) -> u64 {
+        let mut regs = [0u64; 6];
+        regs[..args.len()].copy_from_slice(args);
+        f(&mut CallArgs::new(regs))
+    }
+
     /// The `i`th integer-class argument. Arguments past the sixth come from
     /// the caller's stack; an unreadable slot reads as 0.
     pub fn arg(&self, i: usize) -> u64 {

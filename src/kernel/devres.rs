@@ -144,9 +144,7 @@ mod tests {
     use crate::profile::PROFILES;
 
     fn call(f: fn(&mut CallArgs) -> u64, args: &[u64]) -> u64 {
-        let mut regs = [0u64; 6];
-        regs[..args.len()].copy_from_slice(args);
-        f(&mut CallArgs::new(regs))
+        CallArgs::call(f, args)
     }
 
     #[test]

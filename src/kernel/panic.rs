@@ -567,7 +567,13 @@ pub fn warn_in_kernel(
         LOGLEVEL_WARNING,
         &format!("Modules linked in:{}", k.modules_linked_in()),
     );
-    for line in show_regs(&k, &regs) {
+    // `__warn` prints the registers of the WARN site (the stub), then the
+    // trace unwound from the module's call into it.
+    let mut lines = report_header(&k);
+    lines.push(HARDWARE_NAME.to_owned());
+    lines.extend(show_regs_lines(&k, &regs));
+    lines.extend(stub_call_trace(&k, a.caller()));
+    for line in lines {
         b.emit(LOGLEVEL_WARNING, &line);
     }
     b.emit(LOGLEVEL_WARNING, END_TRACE);
