@@ -11,16 +11,17 @@
 //! kload patches the module's own text, so an enabled site reaches
 //! `__dynamic_pr_debug` exactly when the kernel's would.
 //!
-//! Layouts: the profiles do not measure `struct _ddebug` or `struct
-//! jump_entry` (no probe keys yet); both are fixed by their headers on
-//! x86-64 for 6.1 and 6.12 alike: `_ddebug` is four pointers (modname,
-//! function, filename, format), an `unsigned int` holding lineno:18,
-//! class_id:6 and flags:8, then (CONFIG_JUMP_LABEL) the 16-byte static key,
+//! Layouts: `_ddebug` is four pointers (modname, function, filename,
+//! format), an `unsigned int` holding lineno:18, class_id:6 and flags:8
+//! right after `format`, then (CONFIG_JUMP_LABEL) the 16-byte static key,
 //! aligned to 8: 56 bytes. `jump_entry` is `s32 code, s32 target, long key`
-//! (relative to each field; the key's bit 0 is the branch polarity). A
-//! module whose `__dyndbg` does not fit these (its size is not a multiple,
-//! or a descriptor's modname is not the module's) gets no dynamic debug and
-//! kload says so.
+//! (relative to each field; the key's bit 0 is the branch polarity). The
+//! constants below are checked against the kernel's profile, which the
+//! probe measures (`layout_matches`; bitfields have no offsetof, so the
+//! flags word is placed after `format` by C's layout rules); a kernel whose
+//! layout differs, or a module whose `__dyndbg` does not fit (its size is
+//! not a multiple, or a descriptor's modname is not the module's), gets no
+//! dynamic debug and kload says so.
 
 use std::sync::Mutex;
 
@@ -142,12 +143,35 @@ pub fn ddebug_enabled(desc: u64) -> bool {
     ddebug_flags(desc).is_some_and(|(f, _)| f & DPRINTK_FLAGS_PRINT != 0)
 }
 
+/// Whether the kernel's measured `struct _ddebug` and `struct jump_entry`
+/// are the layout this file uses.
+pub fn layout_matches(p: &crate::profile::KernelProfile) -> bool {
+    let f = |k: &str| p.get(k);
+    f("sizeof(struct _ddebug)") == Some(DDEBUG_SIZE)
+        && f("_ddebug.format").map(|o| o + 8) == Some(DDEBUG_BITS)
+        && f("_ddebug.key") == Some(DDEBUG_KEY)
+        && f("sizeof(struct jump_entry)") == Some(JUMP_ENTRY_SIZE)
+        && f("jump_entry.code") == Some(0)
+        && f("jump_entry.target") == Some(4)
+        && f("jump_entry.key") == Some(8)
+}
+
 /// The descriptors of a module's `__dyndbg` section (`ddebug_add_module`),
 /// checked against the layout this file assumes.
 pub fn module_descriptors(m: &Module) -> Vec<u64> {
     let (base, size) = m.dyndbg;
     if base == 0 || size == 0 {
         return Vec::new();
+    }
+    if let Some(k) = task::current_kernel() {
+        if !layout_matches(k.profile) {
+            log::warn!(
+                "{}: this kernel's struct _ddebug/jump_entry differ from kload's: \
+                 dynamic debug is off",
+                m.name
+            );
+            return Vec::new();
+        }
     }
     let fits = size % DDEBUG_SIZE == 0
         && (0..size / DDEBUG_SIZE).all(|i| {
@@ -828,6 +852,14 @@ pub(super) fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both built-in kernels measure the layout the constants describe.
+    #[test]
+    fn descriptor_layout_is_the_measured_one() {
+        for p in crate::profile::PROFILES {
+            assert!(layout_matches(p), "{}", p.release);
+        }
+    }
 
     fn errs() -> Errors<'static> {
         Errors {

@@ -14,7 +14,7 @@
 //! cacheline-aligned flexible `priv[]` at the end of the struct on 6.12),
 //! its name from the template, `reg_state` NETREG_UNINITIALIZED, and calls
 //! the module's `setup`. The rest of the kernel's initialisation (queues,
-//! lists, per-CPU counters, 6.12's `priv_len`) is not done: registering
+//! lists, per-CPU counters) is not done: registering
 //! (`register_netdev`) and everything else of networking stay named traps,
 //! so such a device is good for naming and printing, as the kernel's is
 //! before registration.
@@ -252,7 +252,14 @@ fn sys_alloc_netdev_mqs(a: &mut CallArgs) -> u64 {
     let dev = base.div_ceil(NETDEV_ALIGN) * NETDEV_ALIGN;
     let mut field = vec![0u8; IFNAMSIZ];
     field[..name.len()].copy_from_slice(&name);
-    if mm::write_bytes(dev + name_off, &field).is_err() {
+    // 6.12's `u32 priv_len` (the size of the flexible `priv[]`).
+    let priv_len = k
+        .profile
+        .get("net_device.priv_len")
+        .map(|off| (off, (priv_size as u32).to_le_bytes()));
+    if mm::write_bytes(dev + name_off, &field).is_err()
+        || priv_len.is_some_and(|(off, v)| mm::write_bytes(dev + off, &v).is_err())
+    {
         k.slab.kfree_internal(&k, base);
         return 0;
     }

@@ -24,9 +24,10 @@
 //! injection applies. On allocation the `struct page`s are set as the
 //! kernel sets them: the first page's `_refcount` is 1 and every
 //! `_mapcount` is -1; with `__GFP_COMP` the first page is `PG_head` and the
-//! others point at it through `compound_head` (bit 0 set). The compound
-//! order itself (6.1's `page[1].compound_order`, 6.12's `folio._flags_1`) is
-//! not written: the profiles do not measure it. `__free_pages` drops a
+//! others point at it through `compound_head` (bit 0 set); the order and the
+//! page count are stored where inline `compound_order()`/`folio_nr_pages()`
+//! read them (6.1: the first tail page's `compound_order`/`compound_nr`;
+//! 6.12: the folio's `_flags_1` low byte and `_folio_nr_pages`). `__free_pages` drops a
 //! reference and frees on the last one; `put_page` is inline (it decrements
 //! the head's `_refcount`) and calls `__folio_put` at zero. A non-compound
 //! high-order block whose first page is still referenced after
@@ -126,6 +127,10 @@ struct Pages {
     mapcount: u64,
     /// `PG_head`'s bit (enum pageflags: 16 on 6.1, 6 on 6.12).
     pg_head: u32,
+    /// Where a compound block's order byte and page count live, as offsets
+    /// from its head `struct page`.
+    order_byte: u64,
+    nr_pages: u64,
 }
 
 impl Pages {
@@ -140,7 +145,15 @@ impl Pages {
             compound_head: p.field("page.compound_head").ok()?,
             refcount: p.field("page._refcount").ok()?,
             mapcount: p.field("page._mapcount").ok()?,
-            pg_head: if k.profile.version() < (6, 3) { 16 } else { 6 },
+            pg_head: p.field("pageflags.PG_head").ok()? as u32,
+            order_byte: match p.get("page.compound_order") {
+                Some(off) => stride + off,
+                None => p.field("folio._flags_1").ok()?,
+            },
+            nr_pages: match p.get("page.compound_nr") {
+                Some(off) => stride + off,
+                None => p.field("folio._folio_nr_pages").ok()?,
+            },
         })
     }
 
@@ -188,7 +201,23 @@ impl Pages {
             self.wr32(p + self.refcount, u32::from(i == 0))?;
             self.wr32(p + self.mapcount, u32::MAX)?;
         }
+        if comp && order > 0 {
+            self.set_order(head, order, 1 << order)?;
+        }
         Some(())
+    }
+
+    /// `set_compound_order` / `folio_set_order`: the order and page count of
+    /// the compound block at `head`.
+    fn set_order(&self, head: u64, order: u32, nr: u32) -> Option<()> {
+        write(
+            self.func,
+            "a struct page",
+            head + self.order_byte,
+            &[order as u8],
+        )
+        .then_some(())?;
+        self.wr32(head + self.nr_pages, nr)
     }
 
     /// Clear the `struct page`s of a freed allocation.
@@ -200,6 +229,9 @@ impl Pages {
             self.wr64(p + self.compound_head, 0)?;
             self.wr32(p + self.refcount, 0)?;
             self.wr32(p + self.mapcount, u32::MAX)?;
+        }
+        if order > 0 {
+            self.set_order(head, 0, 0)?;
         }
         Some(())
     }

@@ -22,8 +22,8 @@
 //! emulated: those symbols stay unresolved.
 //!
 //! `__GFP_BITS_SHIFT`, the base of the mark bits in `xa_flags`, is 27 on
-//! Debian's 6.1 (no LOCKDEP) and 25 on 6.12 (no LOCKDEP, SLAB_OBJ_EXT):
-//! the profiles do not measure it, so it is derived from the release here.
+//! Debian's 6.1 (no LOCKDEP) and 25 on 6.12 (no LOCKDEP, SLAB_OBJ_EXT), as
+//! the profile probe measures it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -115,11 +115,8 @@ impl XaStore {
 
 /// `__GFP_BITS_SHIFT` of the kernel (see the module documentation).
 fn gfp_bits_shift(k: &Kernel) -> u32 {
-    if k.profile.version() < (6, 10) {
-        27
-    } else {
-        25
-    }
+    // Measured by the profile probe: 27 on 6.1, 25 on 6.12.
+    k.profile.get("__GFP_BITS_SHIFT").unwrap_or(27) as u32
 }
 
 /// `XA_FLAGS_MARK(mark)`.

@@ -43,6 +43,9 @@
 #include <linux/miscdevice.h>
 #include <linux/proc_fs.h>
 #include <linux/mm_types.h>
+#include <linux/page-flags.h>
+#include <linux/gfp_types.h>
+#include <linux/dynamic_debug.h>
 #include <linux/xarray.h>
 #include <linux/idr.h>
 #include <linux/rbtree.h>
@@ -290,6 +293,17 @@ OFF(page, mapping);
 OFF(page, index);
 OFF(page, compound_head);
 OFF(page, lru);
+KLOAD_PROBE(pageflags__PG_head, "pageflags.PG_head", PG_head);
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+/* The order of a compound page: 6.1 keeps it in the first tail page. */
+OFF(page, compound_order);
+OFF(page, compound_nr);
+#else
+/* 6.3+: the low byte of the folio's second flags word. */
+OFF(folio, _flags_1);
+OFF(folio, _folio_nr_pages);
+#endif
+CONST(__GFP_BITS_SHIFT);
 CONST(PAGE_SHIFT);
 #ifdef MAX_PAGE_ORDER
 CONST(MAX_PAGE_ORDER);
@@ -324,6 +338,21 @@ SIZE(kref, struct kref);
 OFF(kref, refcount);
 SIZE(refcount_t, refcount_t);
 SIZE(static_key, struct static_key);
+
+/* ---- dynamic debug descriptors and jump labels ----------------------- */
+SIZE(_ddebug, struct _ddebug);
+OFF(_ddebug, modname);
+OFF(_ddebug, function);
+OFF(_ddebug, filename);
+OFF(_ddebug, format);
+#ifdef CONFIG_JUMP_LABEL
+OFF(_ddebug, key);
+#endif
+SIZE(jump_entry, struct jump_entry);
+OFF(jump_entry, code);
+OFF(jump_entry, target);
+OFF(jump_entry, key);
+OFF(ratelimit_state, lock);
 
 /* ---- completions, wait queues ----------------------------------------- */
 OFF(completion, done);
@@ -361,6 +390,9 @@ SIZE(net_device, struct net_device);
 OFF(net_device, name);
 OFF(net_device, reg_state);
 OFF(net_device, dev);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+OFF(net_device, priv_len);
+#endif
 SIZE(paravirt_patch_template, struct paravirt_patch_template);
 OFF2(paravirt_patch_template, irq, save_fl);
 OFF2(paravirt_patch_template, irq, irq_disable);
