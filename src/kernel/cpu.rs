@@ -76,6 +76,10 @@ const CPUID_WORDS: &[(usize, u32, u32, usize)] = &[
     (20, 0x8000_0021, 0, 0),
 ];
 
+fn cpuinfo_size(ctx: &DataCtx<'_>) -> Result<u64, MissingField> {
+    ctx.profile.field("sizeof(struct cpuinfo_x86)")
+}
+
 /// `struct cpuinfo_x86 boot_cpu_data`, as `identify_boot_cpu` would fill it
 /// on this host: vendor, family, model, stepping, the CPUID capability
 /// words, the brand string, and the cache line sizes.
@@ -253,7 +257,7 @@ pub(super) fn register(r: &mut Registry) {
     r.data("nr_cpu_ids", Access::ReadWrite, one_u32);
     r.data("__num_online_cpus", Access::ReadWrite, one_u32);
     r.data("__per_cpu_offset", Access::ReadOnly, per_cpu_offset);
-    r.data("boot_cpu_data", Access::ReadWrite, boot_cpu_data);
+    r.data_lazy("boot_cpu_data", cpuinfo_size, boot_cpu_data);
     r.data("pv_ops", Access::ReadWrite, pv_ops);
     r.internal_code("pv_native_save_fl", PV_SAVE_FL);
     r.internal_code("pv_native_irq_disable", PV_IRQ_DISABLE);

@@ -3,7 +3,7 @@
 //! (6.1: `current_task`, `__preempt_count`, `cpu_number`; 6.2+: inside
 //! `pcpu_hot`), and the `task_struct`s of kernel tasks.
 
-use std::collections::HashMap;
+use crate::host::NameMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::exec::percpu::PerCpu;
@@ -26,7 +26,7 @@ pub enum SchedError {
 pub struct Sched {
     current: u64,
     preempt_count: u64,
-    symbols: HashMap<&'static str, u64>,
+    symbols: NameMap<&'static str, u64>,
     next_pid: AtomicU32,
 }
 
@@ -39,7 +39,7 @@ pub struct NewTask {
 impl Sched {
     /// Lay out the per-CPU variables `profile`'s modules use.
     pub fn new(profile: &KernelProfile, percpu: &PerCpu) -> Result<Sched, SchedError> {
-        let mut symbols = HashMap::new();
+        let mut symbols = NameMap::default();
         let this_cpu_off = percpu.alloc(8, 8)?;
         symbols.insert("this_cpu_off", this_cpu_off);
         let (current, preempt_count, cpu_number) = if profile.has_pcpu_hot() {

@@ -12,6 +12,8 @@
 //! Nothing here ever quietly returns 0.
 
 use std::collections::HashMap;
+
+use crate::host::NameMap;
 use std::sync::{Mutex, OnceLock};
 
 use crate::exec::dispatch::{kload_stub_dispatch, CallArgs};
@@ -75,6 +77,10 @@ pub struct DataDef {
     /// The object is a pointer to an opaque object placed right after it:
     /// its first 8 bytes get the address of its byte 8 (`system_wq`).
     pub points_past_itself: bool,
+    /// Built on first lookup instead of at boot: the object's size (from
+    /// the profile). For writable objects whose contents are costly to
+    /// compute (`boot_cpu_data` runs CPUID, a VM exit each).
+    pub lazy_size: Option<fn(&DataCtx<'_>) -> Result<u64, MissingField>>,
 }
 
 impl Registry {
@@ -111,6 +117,24 @@ impl Registry {
             access,
             init,
             points_past_itself: false,
+            lazy_size: None,
+        });
+    }
+
+    /// A writable data object built only when a module first links against
+    /// it; `size` gives its size at boot, `init` its contents then.
+    pub fn data_lazy(
+        &mut self,
+        name: &'static str,
+        size: fn(&DataCtx<'_>) -> Result<u64, MissingField>,
+        init: DataInit,
+    ) {
+        self.data.push(DataDef {
+            name,
+            access: Access::ReadWrite,
+            init,
+            points_past_itself: false,
+            lazy_size: Some(size),
         });
     }
 
@@ -124,6 +148,7 @@ impl Registry {
             access,
             init,
             points_past_itself: true,
+            lazy_size: None,
         });
     }
 
@@ -180,7 +205,7 @@ struct StubTable {
     fns: Vec<Option<StubFn>>,
     /// The subsystem of each named trap, indexed like `fns`.
     trap_of: Vec<Option<&'static str>>,
-    by_name: HashMap<&'static str, u64>,
+    by_name: NameMap<&'static str, u64>,
     /// Address -> (name, size), for symbolising kernel addresses.
     /// (address, name, size), in address order (trampolines are laid out in order).
     by_addr: Vec<(u64, &'static str, u64)>,
@@ -228,7 +253,7 @@ fn build() -> Result<StubTable, MmError> {
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
-        HashMap::with_capacity(n),
+        NameMap::with_capacity_and_hasher(n, Default::default()),
         Vec::with_capacity(n),
     );
     let mut off = 0usize;
@@ -451,6 +476,21 @@ mod tests {
     fn data_symbols_build_for_every_profile() {
         for p in PROFILES {
             crate::kernel::data::KernelData::build(p, 0x4000_0000).unwrap();
+            // Lazy objects are built on lookup: build them here too.
+            let resolve = |n: &str| function_address(n).unwrap();
+            let ctx = DataCtx {
+                profile: p,
+                resolve: &resolve,
+                percpu_base: 0x4000_0000,
+            };
+            for d in data_defs()
+                .unwrap()
+                .iter()
+                .filter(|d| d.lazy_size.is_some())
+            {
+                let size = (d.lazy_size.unwrap())(&ctx).unwrap();
+                assert_eq!((d.init)(&ctx).unwrap().len() as u64, size, "{}", d.name);
+            }
         }
     }
 }
