@@ -43,6 +43,9 @@ impl DataCtx<'_> {
     }
 }
 
+/// The size of a lazily built data symbol, for one kernel.
+pub type DataSize = fn(&DataCtx<'_>) -> Result<u64, MissingField>;
+
 /// Builds the initial contents of a data symbol for one kernel.
 pub type DataInit = fn(&DataCtx<'_>) -> Result<Vec<u8>, MissingField>;
 
@@ -80,7 +83,7 @@ pub struct DataDef {
     /// Built on first lookup instead of at boot: the object's size (from
     /// the profile). For writable objects whose contents are costly to
     /// compute (`boot_cpu_data` runs CPUID, a VM exit each).
-    pub lazy_size: Option<fn(&DataCtx<'_>) -> Result<u64, MissingField>>,
+    pub lazy_size: Option<DataSize>,
 }
 
 impl Registry {
@@ -126,7 +129,7 @@ impl Registry {
     pub fn data_lazy(
         &mut self,
         name: &'static str,
-        size: fn(&DataCtx<'_>) -> Result<u64, MissingField>,
+        size: DataSize,
         init: DataInit,
     ) {
         self.data.push(DataDef {
