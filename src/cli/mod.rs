@@ -34,7 +34,7 @@ struct Verb {
 const VERBS: &[Verb] = &[
     Verb {
         name: "run",
-        synopsis: "run [--allow-missing] [--trace] FILE [param=value...]",
+        synopsis: run::SYNOPSIS,
         main: run::main,
     },
     Verb {
@@ -75,7 +75,7 @@ const VERBS: &[Verb] = &[
     },
     Verb {
         name: "dmesg",
-        synopsis: "dmesg [-c] [-C] [-x] [-t] [-p] [--level LIST]",
+        synopsis: "dmesg [-c] [-C] [-w] [-x] [-t] [-p] [--level LIST]",
         main: dmesg::main,
     },
     Verb {

@@ -10,6 +10,10 @@ use kload::kernel::Kernel;
 use kload::module::{self, LoadOptions, Missing, ModuleImage};
 use kload::profile::Match;
 
+/// The verb's synopsis (`kload --help` and the usage error).
+pub const SYNOPSIS: &str = "run [-v] [--allow-missing] [--trace] [--json] [--watchdog=SECS] \
+     [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]";
+
 pub fn main(args: &[String]) -> i32 {
     // The allocator's options (checks, fault injection) come first.
     let mut slab = SlabConfig::default();
@@ -67,9 +71,7 @@ pub fn main(args: &[String]) -> i32 {
         }
     };
     let Some((file, params)) = rest.split_first() else {
-        eprintln!(
-            "usage: kload run [-v] [--allow-missing] [--trace] [--json] [--watchdog=SECS] [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]"
-        );
+        eprintln!("usage: kload {SYNOPSIS}");
         return 2;
     };
     let image = match ModuleImage::open(file.as_ref()) {

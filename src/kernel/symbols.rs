@@ -126,12 +126,7 @@ impl Registry {
 
     /// A writable data object built only when a module first links against
     /// it; `size` gives its size at boot, `init` its contents then.
-    pub fn data_lazy(
-        &mut self,
-        name: &'static str,
-        size: DataSize,
-        init: DataInit,
-    ) {
+    pub fn data_lazy(&mut self, name: &'static str, size: DataSize, init: DataInit) {
         self.data.push(DataDef {
             name,
             access: Access::ReadWrite,
