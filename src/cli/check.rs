@@ -183,6 +183,29 @@ fn summary(reports: &[CheckReport]) -> String {
     let ok_pure = count(&|r| r.outcome() == Outcome::Ok && r.traps().is_empty());
     let unresolved = count(&|r| r.outcome() == Outcome::Unresolved);
     let failed = count(&|r| matches!(r.outcome(), Outcome::Failed(_)));
+    // OK with everything modprobe would load with it: drop, until nothing
+    // changes, every OK module whose providers are not all in the set.
+    let mut loadable: std::collections::HashSet<&str> = reports
+        .iter()
+        .filter(|r| r.outcome() == Outcome::Ok)
+        .filter_map(|r| r.module.as_deref())
+        .collect();
+    loop {
+        let drop: Vec<&str> = reports
+            .iter()
+            .filter_map(|r| Some((r.module.as_deref()?, r)))
+            .filter(|(m, r)| {
+                loadable.contains(m) && r.provided().keys().any(|o| !loadable.contains(o))
+            })
+            .map(|(m, _)| m)
+            .collect();
+        if drop.is_empty() {
+            break;
+        }
+        for m in drop {
+            loadable.remove(m);
+        }
+    }
     let mut s = String::new();
     s.push_str(&format!(
         "| outcome | modules |\n|---|---:|\n| checked | {total} |\n"
@@ -191,9 +214,11 @@ fn summary(reports: &[CheckReport]) -> String {
         "| OK: every loader stage passes, every symbol resolves | {ok} |\n\
          | … of which reach no named trap | {ok_pure} |\n\
          | … of which reach a named trap (loads; calling it kills the task) | {} |\n\
-         | every loader stage passes, symbols missing (simplify_symbols) | {unresolved} |\n\
+         | … of which every module it needs (transitively) is OK too | {} |\n\
+         | every loader stage passes, symbols missing or refused (simplify_symbols) | {unresolved} |\n\
          | a loader stage fails | {failed} |\n",
-        ok - ok_pure
+        ok - ok_pure,
+        loadable.len()
     ));
     let mut stages: BTreeMap<Stage, (usize, Vec<&str>)> = BTreeMap::new();
     for r in reports {
