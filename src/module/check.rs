@@ -203,9 +203,7 @@ impl CheckReport {
                     owner,
                     reason: "GPL-only".into(),
                 }
-            } else if !export.namespace.is_empty()
-                && !self.imports.iter().any(|ns| *ns == export.namespace)
-            {
+            } else if !export.namespace.is_empty() && !self.imports.contains(&export.namespace) {
                 SymbolSource::Refused {
                     owner,
                     reason: format!("namespace {} not imported", export.namespace),
@@ -499,5 +497,93 @@ pub fn open_failure(file: &str, e: &LoadError) -> CheckReport {
             errno: e.errno(),
         }),
         ..CheckReport::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export(gpl: bool, namespace: &str) -> ModExport {
+        ModExport {
+            addr: 0x1000,
+            gpl,
+            crc: None,
+            namespace: namespace.into(),
+        }
+    }
+
+    fn report(gplok: bool, imports: &[&str], depends: &[&str], undefined: &[&str]) -> CheckReport {
+        CheckReport {
+            file: "m.ko".into(),
+            module: Some("m".into()),
+            gplok,
+            imports: imports.iter().map(|s| s.to_string()).collect(),
+            depends: depends.iter().map(|s| s.to_string()).collect(),
+            undefined: undefined
+                .iter()
+                .map(|s| (s.to_string(), SymbolSource::Unknown))
+                .collect(),
+            ..CheckReport::default()
+        }
+    }
+
+    #[test]
+    fn corpus_exports_follow_resolve_symbols_rules() {
+        let mut p = Provides::default();
+        p.add(
+            "a",
+            &[
+                ("f".into(), export(true, "")),
+                ("g".into(), export(false, "NS")),
+            ],
+        );
+        p.add("b", &[("f".into(), export(false, ""))]);
+        // depends= chooses among exporters; else the first seen.
+        assert_eq!(p.provider("f", &["b".into()]).unwrap().0, "b");
+        assert_eq!(p.provider("f", &[]).unwrap().0, "a");
+        let mut r = report(false, &[], &["a"], &["f", "g", "h"]);
+        r.resolve_with(&p);
+        assert_eq!(
+            r.refused(),
+            ["f[a: GPL-only]", "g[a: namespace NS not imported]"]
+        );
+        assert_eq!(r.unknown(), ["h"]);
+        assert_eq!(r.outcome(), Outcome::Unresolved);
+        assert_eq!(
+            r.unknown_symbol_error(),
+            "m: Unknown symbol f (err -2) (and 2 more)"
+        );
+        let mut r = report(true, &["NS"], &["a"], &["f", "g"]);
+        r.resolve_with(&p);
+        assert_eq!(r.outcome(), Outcome::Ok);
+        assert_eq!(r.line(), "m.ko: OK; provided by module a (2): f g");
+        assert!(r.to_json().contains("\"provided\":{\"a\":[\"f\",\"g\"]}"));
+    }
+
+    #[test]
+    fn the_line_names_the_stage_and_groups_the_symbols() {
+        let mut r = report(true, &[], &[], &[]);
+        r.undefined = vec![
+            ("x".into(), SymbolSource::Missing),
+            ("p".into(), SymbolSource::NamedTrap("PCI")),
+            ("ok".into(), SymbolSource::Implemented),
+        ];
+        assert_eq!(
+            r.line(),
+            "m.ko: FAIL simplify_symbols: m: Unknown symbol x (err -2); missing (1): x; named trap (1): p[PCI]"
+        );
+        r.failure = Some(CheckFailure {
+            stage: Stage::ApplyRelocations,
+            error: "m.ko: section [5] .rela.text, offset 0x0: Unknown rela relocation: 99".into(),
+            errno: libc::ENOEXEC,
+        });
+        assert_eq!(r.outcome(), Outcome::Failed(Stage::ApplyRelocations));
+        assert!(r
+            .line()
+            .starts_with("m.ko: FAIL apply_relocate_add: m.ko: section [5] .rela.text"));
+        assert!(r
+            .to_json()
+            .contains("\"outcome\":\"failed\",\"stage\":\"apply_relocate_add\""));
     }
 }
