@@ -2,6 +2,7 @@
 //! sample-modules/, run through the `kload` binary or the library.
 
 mod beyond;
+mod check;
 mod common;
 mod corelib;
 mod explain;

@@ -3,6 +3,7 @@
 //! connection to the session daemon).
 
 mod cat;
+mod check;
 mod daemon;
 mod dmesg;
 mod explain;
@@ -41,6 +42,11 @@ const VERBS: &[Verb] = &[
         name: "explain",
         synopsis: "explain [--disasm] FILE",
         main: explain::main,
+    },
+    Verb {
+        name: "check",
+        synopsis: "check [--json] [--provides DIR]... [--summary FILE] FILE|DIR...",
+        main: check::main,
     },
     Verb {
         name: "profile",

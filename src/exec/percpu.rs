@@ -51,6 +51,22 @@ impl PerCpu {
         Ok(off)
     }
 
+    /// The first free offset (for `rewind`).
+    pub fn mark(&self) -> u64 {
+        *self.next.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Give back, zeroed, every per-CPU variable reserved since `mark`.
+    pub fn rewind(&self, mark: u64) -> Result<(), MmError> {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        if *next > mark {
+            self.region
+                .write(mark, &vec![0u8; (*next - mark) as usize])?;
+            *next = mark;
+        }
+        Ok(())
+    }
+
     pub fn write(&self, offset: u64, bytes: &[u8]) -> Result<(), MmError> {
         self.region.write(offset, bytes)
     }

@@ -75,6 +75,15 @@ pub enum BootError {
     Data(#[from] data::DataError),
 }
 
+/// The state `Kernel::rollback` restores.
+pub struct Checkpoint {
+    log: u64,
+    taint: u32,
+    sig_notice_done: bool,
+    once: HashSet<String>,
+    percpu: u64,
+}
+
 /// One emulated kernel.
 pub struct Kernel {
     pub profile: &'static KernelProfile,
@@ -146,6 +155,29 @@ impl Kernel {
         });
         crate::exec::task::start_jiffies_ticker(&kernel);
         Ok(kernel)
+    }
+
+    /// What the loader's stages may change before a module is formed: the
+    /// log, the taints and their once-only notices, per-CPU reservations.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            log: self.log.mark(),
+            taint: self.taint.mask(),
+            sig_notice_done: self.sig_notice_done.load(Ordering::Relaxed),
+            once: self.once.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            percpu: self.percpu.mark(),
+        }
+    }
+
+    /// Return to `cp` (`kload check`); gives back the log records made
+    /// since.
+    pub fn rollback(&self, cp: Checkpoint) -> Result<Vec<printk::Record>, MmError> {
+        self.taint.restore(cp.taint);
+        self.sig_notice_done
+            .store(cp.sig_notice_done, Ordering::Relaxed);
+        *self.once.lock().unwrap_or_else(|p| p.into_inner()) = cp.once;
+        self.percpu.rewind(cp.percpu)?;
+        Ok(self.log.take_since(cp.log))
     }
 
     /// For `pr_*_once` messages: true the first time `key` is seen.

@@ -71,6 +71,11 @@ impl Taint {
         self.0.load(Ordering::Relaxed)
     }
 
+    /// Put back a mask saved by `mask` (`Kernel::rollback`).
+    pub(crate) fn restore(&self, mask: u32) {
+        self.0.store(mask, Ordering::Relaxed);
+    }
+
     /// `print_tainted()`: "Not tainted" or "Tainted: " and one letter per flag.
     pub fn print_tainted(&self) -> String {
         let mask = self.mask();
@@ -157,7 +162,7 @@ pub struct Report {
     pub taint: String,
 }
 
-fn json_str(out: &mut String, s: &str) {
+pub(crate) fn json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -179,6 +179,32 @@ impl LogBuffer {
         self.lock().records.clear();
     }
 
+    /// The sequence number the next record will get (for `take_since`).
+    pub fn mark(&self) -> u64 {
+        self.lock().next_seq
+    }
+
+    /// Remove and return every record stored since `mark` (an open one
+    /// included), as if they had never been logged: the next record gets
+    /// the sequence number `mark`. Used by `kload check`, whose stages
+    /// must leave the kernel as they found it; a console has already seen
+    /// the records.
+    pub fn take_since(&self, mark: u64) -> Vec<Record> {
+        let mut inner = self.lock();
+        let mut taken = Vec::new();
+        while inner.records.back().is_some_and(|r| r.seq >= mark) {
+            taken.extend(inner.records.pop_back());
+        }
+        taken.reverse();
+        if inner.open.as_ref().is_some_and(|o| o.record.seq >= mark) {
+            taken.extend(inner.open.take().map(|o| o.record));
+        }
+        if inner.next_seq > mark {
+            inner.next_seq = mark;
+        }
+        taken
+    }
+
     /// `__printk_ratelimit(func)`: `___ratelimit(&printk_ratelimit_state,
     /// func)` at `jiffies` (lib/ratelimit.c's rules, kernel/ratelimit.rs):
     /// at most 10 messages per 5 s; when an interval with suppressed

@@ -38,33 +38,121 @@ pub struct LoadOptions {
     pub ignore_modversions: bool,
 }
 
-/// Load a module into `kernel` and run its init.
-pub fn load_module(
-    kernel: &Arc<Kernel>,
+/// The loader's stages up to (not including) `complete_formation`, named
+/// after the kernel functions they mirror; `kload check` reports the first
+/// one that fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// Reading, decompressing and signature-stripping the file (`ModuleImage::open`).
+    KernelReadFile,
+    ModuleDecompress,
+    ModuleSigCheck,
+    ElfValidityCheck,
+    SetupLoadInfo,
+    /// The `.gnu.linkonce.this_module` size and the init/exit relocations.
+    ThisModule,
+    CheckModstructVersion,
+    CheckModinfo,
+    AddUnformedModule,
+    LayoutSections,
+    MoveModule,
+    PercpuModalloc,
+    SimplifySymbols,
+    ApplyRelocations,
+    PostRelocation,
+    FindModuleSections,
+}
+
+impl Stage {
+    /// The kernel function the stage mirrors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::KernelReadFile => "kernel_read_file",
+            Stage::ModuleDecompress => "module_decompress",
+            Stage::ModuleSigCheck => "module_sig_check",
+            Stage::ElfValidityCheck => "elf_validity_check",
+            Stage::SetupLoadInfo => "setup_load_info",
+            Stage::ThisModule => "this_module",
+            Stage::CheckModstructVersion => "check_modstruct_version",
+            Stage::CheckModinfo => "check_modinfo",
+            Stage::AddUnformedModule => "add_unformed_module",
+            Stage::LayoutSections => "layout_sections",
+            Stage::MoveModule => "move_module",
+            Stage::PercpuModalloc => "percpu_modalloc",
+            Stage::SimplifySymbols => "simplify_symbols",
+            Stage::ApplyRelocations => "apply_relocate_add",
+            Stage::PostRelocation => "post_relocation",
+            Stage::FindModuleSections => "find_module_sections",
+        }
+    }
+
+    /// The stage of a failure of `ModuleImage::open`.
+    pub fn of_open_error(e: &LoadError) -> Stage {
+        match e {
+            LoadError::Decompress { .. } => Stage::ModuleDecompress,
+            LoadError::Signature { .. } => Stage::ModuleSigCheck,
+            _ => Stage::KernelReadFile,
+        }
+    }
+}
+
+/// A module laid out, relocated and copied into its memory, but not yet
+/// formed: what `load_module` and `check_module` share. Dropping it frees
+/// the module memory and releases the name.
+pub(crate) struct Prepared<'k> {
+    pub(crate) info: LoadInfo,
+    pub(crate) taints: u32,
+    unformed: Unformed<'k>,
+    pub(crate) layout: Layout,
+    pub(crate) mem: ModuleMemory,
+    pub(crate) sec_addr: Vec<Option<u64>>,
+    pub(crate) resolved: super::simplify_symbols::Resolved,
+    pub(crate) exports: super::exports::Exports,
+    pub(crate) init_fn: u64,
+    pub(crate) exit_fn: u64,
+}
+
+/// `load_module` up to `complete_formation`: every stage that reads,
+/// checks, lays out, resolves and relocates, in the kernel's order.
+/// `stage` names the stage running when an error is returned.
+pub(crate) fn prepare_module<'k>(
+    kernel: &'k Arc<Kernel>,
     image: ModuleImage,
     opts: &LoadOptions,
-) -> Result<Arc<Module>, LoadError> {
+    stage: &mut Stage,
+) -> Result<Prepared<'k>, LoadError> {
+    *stage = Stage::ElfValidityCheck;
     let sections = elf_validity_check(&image.file, &image)?;
+    *stage = Stage::SetupLoadInfo;
     let info = setup_load_info(image, sections)?;
     let mut taints = 0u32;
     let early_size_check = kernel.profile.version() >= (6, 4);
     if early_size_check {
+        *stage = Stage::ThisModule;
         check_this_module_size(kernel, &info)?;
     }
+    *stage = Stage::CheckModstructVersion;
     let versions = Versions::read(&info, opts.ignore_modversions)?;
     check_modstruct_version(kernel, &info, &versions, &mut taints)?;
+    *stage = Stage::CheckModinfo;
     check_vermagic(kernel, &info, &versions, opts.ignore_vermagic, &mut taints)?;
+    *stage = Stage::ThisModule;
     if !early_size_check {
         check_this_module_size(kernel, &info)?;
     }
     let fields = find_entry_fields(&info, kernel.profile)?;
+    *stage = Stage::AddUnformedModule;
     let unformed = add_unformed_module(kernel, &info.name)?;
     taints |= module_augment_kernel_taints(kernel, &info, false);
+    *stage = Stage::LayoutSections;
     let grouped = groups_module_memory(kernel.profile);
     let layout = layout_sections(&info, grouped)?;
+    *stage = Stage::MoveModule;
     let mem = move_module(&info.name, grouped, &layout)?;
     let sec_addr = section_addresses(&layout, &mem);
+    *stage = Stage::PercpuModalloc;
     let percpu = percpu_modalloc(kernel, &info, &layout)?;
+    *stage = Stage::SimplifySymbols;
     let cx = SymbolContext {
         info: &info,
         sec_addr: &sec_addr,
@@ -73,6 +161,7 @@ pub fn load_module(
         missing: opts.missing,
     };
     let resolved = simplify_symbols(kernel, &cx, &mut taints)?;
+    *stage = Stage::ApplyRelocations;
     let mut images = Images::new(&info, &layout);
     let relocator = Relocator {
         kernel,
@@ -82,7 +171,9 @@ pub fn load_module(
         values: &resolved.values,
     };
     apply_relocations(&relocator, &mut images)?;
+    *stage = Stage::PostRelocation;
     post_relocation(&info, &mem, &images)?;
+    *stage = Stage::FindModuleSections;
     let exports = find_exports(&info, &sec_addr)?;
     let this_module = sec_addr[info.index.mod_].unwrap_or(0);
     let read_field = |f: &Option<super::this_module::EntryField>| {
@@ -92,6 +183,40 @@ pub fn load_module(
         })
     };
     let (init_fn, exit_fn) = (read_field(&fields.init)?, read_field(&fields.exit)?);
+    Ok(Prepared {
+        info,
+        taints,
+        unformed,
+        layout,
+        mem,
+        sec_addr,
+        resolved,
+        exports,
+        init_fn,
+        exit_fn,
+    })
+}
+
+/// Load a module into `kernel` and run its init.
+pub fn load_module(
+    kernel: &Arc<Kernel>,
+    image: ModuleImage,
+    opts: &LoadOptions,
+) -> Result<Arc<Module>, LoadError> {
+    let mut stage = Stage::ElfValidityCheck;
+    let Prepared {
+        info,
+        taints,
+        unformed,
+        layout,
+        mem,
+        sec_addr,
+        resolved,
+        exports,
+        init_fn,
+        exit_fn,
+    } = prepare_module(kernel, image, opts, &mut stage)?;
+    let this_module = sec_addr[info.index.mod_].unwrap_or(0);
     let (bug_table, num_bugs) = bug_table(&info, &sec_addr);
     let orc = orc_table(kernel, &info, &sec_addr);
     let module = Arc::new(Module {

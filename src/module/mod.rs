@@ -3,6 +3,7 @@
 //! file named after the kernel function it mirrors.
 
 pub mod apply_relocate_add;
+pub mod check;
 pub mod check_modinfo;
 pub mod decompress;
 pub mod do_init_module;
@@ -28,6 +29,6 @@ pub mod version;
 
 pub use error::{LoadError, RemoveError};
 pub use image::ModuleImage;
-pub use main::{delete_module, load_module, LoadOptions};
+pub use main::{delete_module, load_module, LoadOptions, Stage};
 pub use simplify_symbols::Missing;
 pub use state::{Module, ModuleState};
