@@ -14,3 +14,4 @@ mod replay;
 mod run;
 mod semantics;
 mod slab;
+mod tasks;

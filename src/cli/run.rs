@@ -33,6 +33,7 @@ pub fn main(args: &[String]) -> i32 {
     // --watchdog=SECS (the soft-lockup threshold) is taken out here too.
     let mut json = false;
     let mut verbose = false;
+    let mut wait = std::time::Duration::ZERO;
     let mut kept = Vec::new();
     for (i, a) in rest_args.iter().enumerate() {
         let is_flag = rest_args[..i].iter().all(|p| p.starts_with('-'));
@@ -42,6 +43,16 @@ pub fn main(args: &[String]) -> i32 {
                     Some(d) => kload::exec::watchdog::set_threshold(d),
                     None => {
                         eprintln!("kload run: --watchdog: not a number of seconds: {v}");
+                        return 2;
+                    }
+                }
+                continue;
+            }
+            if let Some(v) = a.strip_prefix("--wait=") {
+                match v.parse::<u64>() {
+                    Ok(ms) => wait = std::time::Duration::from_millis(ms),
+                    Err(_) => {
+                        eprintln!("kload run: --wait: not a number of milliseconds: {v}");
                         return 2;
                     }
                 }
@@ -68,7 +79,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let Some((file, params)) = rest.split_first() else {
         eprintln!(
-            "usage: kload run [-v] [--allow-missing] [--trace] [--json] [--watchdog=SECS] [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]"
+            "usage: kload run [-v] [--allow-missing] [--trace] [--json] [--watchdog=SECS] [--wait=MS] [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]"
         );
         return 2;
     };
@@ -106,12 +117,23 @@ pub fn main(args: &[String]) -> i32 {
         },
         ..LoadOptions::default()
     };
-    let mut status = run_module(&kernel, file, image, &opts);
+    let mut status = run_module(&kernel, file, image, &opts, wait);
     // What the module never freed, and kload's other memory findings,
     // fail the run.
     kload::kernel::slab::report_outstanding(&kernel);
     kernel.log.flush();
     if status == 0 && kernel.slab.findings() > 0 {
+        status = 1;
+    }
+    // Timers, work or kthreads the module left behind at exit, or an
+    // Oops in one of its callbacks (which killed no task of the run).
+    if status == 0
+        && (kernel
+            .task_findings
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+            || kernel.oopses() > 0)
+    {
         status = 1;
     }
     if flags.contains(&"--trace") {
@@ -128,11 +150,22 @@ pub fn main(args: &[String]) -> i32 {
     status
 }
 
-fn run_module(kernel: &Arc<Kernel>, file: &str, image: ModuleImage, opts: &LoadOptions) -> i32 {
+/// Load, let `wait` pass (timers fire, work and kthreads run: no task
+/// holds the CPU meanwhile), unload.
+fn run_module(
+    kernel: &Arc<Kernel>,
+    file: &str,
+    image: ModuleImage,
+    opts: &LoadOptions,
+    wait: std::time::Duration,
+) -> i32 {
     let m = match module::load_module(kernel, image, opts) {
         Ok(m) => m,
         Err(e) => return insmod_error(file, &e),
     };
+    if !wait.is_zero() {
+        std::thread::sleep(wait);
+    }
     match module::delete_module(kernel, &m.name, false) {
         Ok(()) => 0,
         Err(e) => {

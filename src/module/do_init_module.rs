@@ -49,6 +49,19 @@ pub fn do_init_module(
             // this task, before the module's memory goes.
             destroy_module_params(kernel, module);
         }
+        if let Ok(r) = ret {
+            if r >= 0 {
+                // Still on the CPU: the module is LIVE before any task
+                // init woke (a worker, a kthread) runs.
+                if r > 0 {
+                    suspicious_return(kernel, &module.name, r);
+                }
+                module.set_state(ModuleState::Live);
+                module
+                    .extra_refs
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         ret
     })
     .map_err(|e| LoadError::NoMemory {
@@ -77,13 +90,6 @@ pub fn do_init_module(
             ret,
         });
     }
-    if ret > 0 {
-        suspicious_return(kernel, &module.name, ret);
-    }
-    module.set_state(ModuleState::Live);
-    module
-        .extra_refs
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     free_init_memory(module).map_err(nomem)
 }
 

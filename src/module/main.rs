@@ -131,12 +131,15 @@ pub fn load_module(
     });
     complete_formation(kernel, &module, unformed, resolved.uses)?;
     prepare_coming_module(kernel, &info);
-    do_init_module(
+    let done = do_init_module(
         kernel,
         &module,
         &opts.args,
         param_table(&info, &sec_addr, kernel),
-    )?;
+    );
+    // What init set going (work, kthreads) runs before insmod returns.
+    task::settle(kernel, "insmod");
+    done?;
     Ok(module)
 }
 
@@ -405,6 +408,8 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
             Ok(())
         };
         if ret.is_ok() {
+            // Timers, work and kthreads the exit left behind.
+            crate::kernel::unload_task_check(kernel, &module);
             super::params::destroy_module_params(kernel, &module);
             // `lockdep_sys_exit`: rmmod returns to user space.
             release_held_locks(kernel);
@@ -423,6 +428,7 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
     }
     kernel.set_last_unloaded(&module);
     super::do_init_module::unlink_and_free(kernel, &module);
+    task::settle(kernel, "rmmod");
     Ok(())
 }
 
