@@ -193,9 +193,9 @@ fn an_oops_in_a_timer_callback_is_reported_like_the_real_kernel() {
         let pick = |lines: &[String]| -> Vec<String> {
             lines
                 .iter()
+                .filter(|l| !kload_only(l))
                 .filter(|l| {
-                    l.starts_with("timers: tick")
-                        || l.starts_with("BUG: ")
+                    l.starts_with("BUG: ")
                         || l.starts_with("#PF: ")
                         || l.contains("Oops: ")
                         || l.starts_with("Kernel panic")
