@@ -192,32 +192,32 @@ fn timer_task(weak: std::sync::Weak<Kernel>) {
     loop {
         let Some(k) = weak.upgrade() else { return };
         run_expired(&k);
-        // Off the CPU until the next expiry, or until timers change.
+        // Off the CPU (and out of the run queue) until a timer is due.
         task::release_cpu();
-        {
-            let st = k.timers.state();
+        let mut st = k.timers.state();
+        loop {
             let now = update_jiffies(&k);
             let next = st
                 .pending
                 .values()
                 .map(|p| p.expires)
                 .min_by_key(|e| e.wrapping_sub(now) as i64);
-            let due = next.is_some_and(|e| time_after_eq(now, e));
-            if !due {
-                let wait = match next {
-                    Some(e) => time::jiffies_duration(e.wrapping_sub(now)),
-                    // Nothing armed: look again now and then (the kernel
-                    // may be gone).
-                    None => std::time::Duration::from_millis(200),
-                };
-                drop(
-                    k.timers
-                        .cv
-                        .wait_timeout(st, wait)
-                        .unwrap_or_else(|p| p.into_inner()),
-                );
+            if next.is_some_and(|e| time_after_eq(now, e)) {
+                break;
             }
+            let wait = match next {
+                Some(e) => time::jiffies_duration(e.wrapping_sub(now)),
+                // Nothing armed: look again now and then.
+                None => std::time::Duration::from_millis(200),
+            };
+            st = k
+                .timers
+                .cv
+                .wait_timeout(st, wait)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
+        drop(st);
         drop(k);
         task::acquire_cpu();
     }
