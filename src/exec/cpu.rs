@@ -37,6 +37,8 @@ struct CpuState {
     runq: VecDeque<u32>,
     /// Tasks blocked until woken, in the order they blocked.
     blocked: Vec<Blocked>,
+    /// How many of them have a timeout.
+    timed: usize,
 }
 
 /// The CPU token, its run queue and its blocked tasks.
@@ -133,6 +135,9 @@ impl Cpu {
         }
         st.blocked.push(Blocked { pid, key, by_pid });
         let deadline = timeout.map(|t| Instant::now() + t);
+        if deadline.is_some() {
+            st.timed += 1;
+        }
         self.cv.notify_all();
         let mut how = Wake::Woken;
         loop {
@@ -158,8 +163,19 @@ impl Cpu {
                 None => st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner()),
             }
         }
+        if deadline.is_some() {
+            st.timed -= 1;
+        }
         drop(self.run_when_first(st, pid));
         how
+    }
+
+    /// Whether, apart from `pid` (which holds the CPU), no task runs,
+    /// waits for the CPU or sleeps with a timeout: every other task is
+    /// blocked until something wakes it, and nothing on the CPU will.
+    pub fn stalled_but(&self, pid: u32) -> bool {
+        let st = self.state();
+        st.owner.is_none_or(|o| o == pid) && st.runq.is_empty() && st.timed == 0
     }
 
     /// Wake up to `nr` tasks blocked on `key` (0: all), oldest first; they

@@ -55,10 +55,18 @@ pub struct Task {
     /// The module whose code this task was running is gone: the task dies
     /// as soon as it gets the CPU back, without returning into that code.
     orphaned: Mutex<Option<String>>,
+    /// A command's task (`run_task`: insmod, rmmod, sysfs), which a user
+    /// waits for, rather than a long-lived one.
+    command: bool,
 }
 
 impl Task {
-    fn new(kernel: &Kernel, comm: &str, pid: Option<u32>) -> Result<Task, TaskError> {
+    fn new(
+        kernel: &Kernel,
+        comm: &str,
+        pid: Option<u32>,
+        command: bool,
+    ) -> Result<Task, TaskError> {
         let stack = LowRegion::alloc(KERNEL_STACK_SIZE + PAGE_SIZE, Prot::ReadWrite, "stack")?;
         // The lowest page is the guard: an overflow faults instead of
         // running into whatever lies below.
@@ -74,6 +82,7 @@ impl Task {
             stack,
             saved_preempt: AtomicU32::new(PREEMPT_ENABLED),
             orphaned: Mutex::new(None),
+            command,
         })
     }
 
@@ -250,7 +259,7 @@ pub fn settle(kernel: &Kernel, what: &str) {
 }
 
 fn task_main<R>(kernel: &Arc<Kernel>, comm: &str, f: impl FnOnce() -> R) -> Result<R, TaskError> {
-    let task = Arc::new(Task::new(kernel, comm, None)?);
+    let task = Arc::new(Task::new(kernel, comm, None, true)?);
     let _ctx = TaskContext::enter(kernel, &task)?;
     let _cpu = CpuHold::take(kernel, &task);
     Ok(f())
@@ -267,7 +276,7 @@ pub fn spawn_task(
     pid: Option<u32>,
     body: impl FnOnce(Arc<Task>) + Send + 'static,
 ) -> Result<Arc<Task>, TaskError> {
-    let task = Arc::new(Task::new(kernel, comm, pid)?);
+    let task = Arc::new(Task::new(kernel, comm, pid, false)?);
     kernel.register_task(&task);
     kernel.cpu.preblock(task.pid, idle_key(task.task_struct));
     let (k, t) = (Arc::clone(kernel), Arc::clone(&task));
@@ -324,11 +333,44 @@ pub fn idle_key(task_struct: u64) -> u64 {
 /// when no task runs on this thread.
 pub fn block(key: u64, timeout: Option<std::time::Duration>) -> Option<Wake> {
     let (k, t) = current_pair()?;
+    if timeout.is_none() && t.command {
+        return Some(block_command(&k, &t, key));
+    }
     off_cpu(&k, &t);
     let how = k.cpu.block(t.pid, key, timeout);
     on_cpu(&k, &t);
     check_orphaned(&t);
     Some(how)
+}
+
+/// How often a command blocked without a timeout looks whether anything
+/// is left that could wake it.
+const STALL_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A command's task (insmod, rmmod) blocks until woken. If every other
+/// task is blocked for good and no timer is pending, nothing can ever wake
+/// it: the real kernel hangs (and reports a hung task after two minutes);
+/// kload reports it and kills the task, so that the command ends.
+fn block_command(k: &Kernel, t: &Task, key: u64) -> Wake {
+    loop {
+        off_cpu(k, t);
+        let how = k.cpu.block(t.pid, key, Some(STALL_POLL));
+        on_cpu(k, t);
+        if how == Wake::Woken {
+            return how;
+        }
+        if k.cpu.stalled_but(t.pid) && !k.timers.any_pending() {
+            k.log.emit(
+                crate::kernel::printk::LOGLEVEL_ERR,
+                &format!(
+                    "kload: {}:{} is blocked and nothing is left that could wake it (the real kernel hangs here, and reports \"INFO: task {}:{} blocked for more than 120 seconds.\"); killing the task",
+                    t.comm, t.pid, t.comm, t.pid
+                ),
+            );
+            kill("blocked for ever");
+            return Wake::TimedOut;
+        }
+    }
 }
 
 /// Let every task waiting for the CPU run first (`schedule()` of a

@@ -98,6 +98,11 @@ impl Timers {
         self.st.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether any timer is pending.
+    pub fn any_pending(&self) -> bool {
+        !self.state().pending.is_empty()
+    }
+
     /// Whether `timer` is pending.
     pub fn is_pending(&self, timer: u64) -> bool {
         self.state().pending.contains_key(&timer)

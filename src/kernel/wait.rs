@@ -788,3 +788,144 @@ pub(super) fn register(r: &mut Registry) {
     r.func("try_wait_for_completion", sys_try_wait_for_completion);
     r.func("completion_done", sys_completion_done);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::exec::task::{run_task, spawn_task};
+    use crate::kernel::locking::{sys_mutex_lock, sys_mutex_unlock};
+    use crate::mm::{LowRegion, Prot};
+    use crate::profile::PROFILES;
+
+    fn scratch() -> LowRegion {
+        LowRegion::alloc(4096, Prot::ReadWrite, "test").unwrap()
+    }
+
+    /// Start a spawned task and let it run until it blocks or ends.
+    fn start(k: &Kernel, ts: u64) {
+        k.cpu.wake_key(task::idle_key(ts), 1);
+        task::yield_cpu();
+    }
+
+    /// Waiters get a completion in the order they waited; `complete_all`
+    /// releases every one; `done` is the module's field.
+    #[test]
+    fn completion_waiters_run_in_wait_order() {
+        for p in PROFILES {
+            let k = Kernel::boot(p).unwrap();
+            let mem = scratch();
+            let x = mem.addr();
+            let order = Arc::new(Mutex::new(Vec::new()));
+            run_task(&k, "test", || {
+                for n in 1..=3u32 {
+                    let order = Arc::clone(&order);
+                    let t = spawn_task(&k, "waiter", None, move |_| {
+                        CallArgs::call(sys_wait_for_completion, &[x]);
+                        order.lock().unwrap().push(n);
+                    })
+                    .unwrap();
+                    start(&k, t.task_struct);
+                }
+                assert!(order.lock().unwrap().is_empty());
+                CallArgs::call(sys_complete, &[x]);
+                CallArgs::call(sys_complete, &[x]);
+                task::yield_cpu();
+                assert_eq!(*order.lock().unwrap(), vec![1, 2]);
+                CallArgs::call(sys_complete_all, &[x]);
+                task::yield_cpu();
+                assert_eq!(*order.lock().unwrap(), vec![1, 2, 3]);
+                assert_eq!(CallArgs::call(sys_completion_done, &[x]), 1);
+                assert_eq!(read_done(&k, "test", x), Some(COMPLETE_ALL));
+                // A timeout that passes returns 0.
+                let y = x + 64;
+                let left = CallArgs::call(sys_wait_for_completion_timeout, &[y, 2]);
+                assert_eq!(left, 0);
+            })
+            .unwrap();
+        }
+    }
+
+    /// `schedule()` of a task that set itself sleeping blocks until
+    /// `wake_up_process`, which then finds it running.
+    #[test]
+    fn schedule_sleeps_until_wake_up_process() {
+        for p in PROFILES {
+            let k = Kernel::boot(p).unwrap();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            run_task(&k, "test", || {
+                let l = Arc::clone(&log);
+                let kk = Arc::clone(&k);
+                let t = spawn_task(&k, "sleeper", None, move |t| {
+                    set_task_state(&kk, t.task_struct, TASK_INTERRUPTIBLE);
+                    schedule();
+                    l.lock().unwrap().push("woken");
+                })
+                .unwrap();
+                start(&k, t.task_struct);
+                assert_eq!(task_state(&k, t.task_struct), Some(TASK_INTERRUPTIBLE));
+                assert!(log.lock().unwrap().is_empty());
+                assert_eq!(CallArgs::call(sys_wake_up_process, &[t.task_struct]), 1);
+                assert_eq!(CallArgs::call(sys_wake_up_process, &[t.task_struct]), 0);
+                task::yield_cpu();
+                assert_eq!(*log.lock().unwrap(), vec!["woken"]);
+            })
+            .unwrap();
+        }
+    }
+
+    /// A mutex held by a task that sleeps is waited for (not reported as
+    /// a deadlock): the waiter gets it when the holder unlocks.
+    #[test]
+    fn a_mutex_held_by_a_sleeping_task_is_waited_for() {
+        for p in PROFILES {
+            let k = Kernel::boot(p).unwrap();
+            let mem = scratch();
+            let m = mem.addr();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            run_task(&k, "test", || {
+                let l = Arc::clone(&log);
+                let t = spawn_task(&k, "holder", None, move |_| {
+                    CallArgs::call(sys_mutex_lock, &[m]);
+                    l.lock().unwrap().push("holder locked");
+                    task::block(0, Some(Duration::from_millis(20)));
+                    l.lock().unwrap().push("holder unlocks");
+                    CallArgs::call(sys_mutex_unlock, &[m]);
+                })
+                .unwrap();
+                start(&k, t.task_struct);
+                CallArgs::call(sys_mutex_lock, &[m]);
+                assert!(!task::is_dying());
+                log.lock().unwrap().push("main locked");
+                CallArgs::call(sys_mutex_unlock, &[m]);
+            })
+            .unwrap();
+            assert_eq!(
+                *log.lock().unwrap(),
+                vec!["holder locked", "holder unlocks", "main locked"]
+            );
+        }
+    }
+
+    /// A command that sleeps with nothing left to wake it is reported and
+    /// killed instead of hanging.
+    #[test]
+    fn a_command_blocked_for_ever_is_killed() {
+        let k = Kernel::boot(PROFILES[0]).unwrap();
+        let died = run_task(&k, "insmod", || {
+            set_task_state(&k, current_ts(), TASK_INTERRUPTIBLE);
+            schedule();
+            task::is_dying()
+        })
+        .unwrap();
+        assert!(died);
+        let log: Vec<String> = k.log.records().into_iter().map(|r| r.text).collect();
+        assert!(
+            log.iter()
+                .any(|l| l.contains("is blocked and nothing is left that could wake it")),
+            "{log:#?}"
+        );
+    }
+}
