@@ -412,7 +412,8 @@ impl FormatContext for Kernel {
     }
 }
 
-/// At unload, after exit: the module's timers still pending, work still
+/// When a module's memory is about to go (after exit, after a failed
+/// init, at a forced removal): its timers still pending, work still
 /// queued and kthreads still running are reported and ended (the real
 /// kernel would run freed code later); counted in `task_findings`.
 pub fn unload_task_check(k: &Kernel, m: &Module) {

@@ -45,6 +45,9 @@ pub fn do_init_module(
                 release_held_locks(kernel);
             }
             if matches!(ret, Ok(r) if r < 0) {
+                // What the failed init left armed or queued would run in
+                // freed memory.
+                crate::kernel::unload_task_check(kernel, module);
                 // The failure path frees the parameters (charp copies) on
                 // this task, before the module's memory goes.
                 destroy_module_params(kernel, module);

@@ -452,6 +452,7 @@ fn remove_dead_coming(kernel: &Arc<Kernel>, module: &Arc<Module>) {
         .extra_refs
         .store(0, std::sync::atomic::Ordering::Relaxed);
     let _ = run_task(kernel, "rmmod", || {
+        crate::kernel::unload_task_check(kernel, module);
         super::params::destroy_module_params(kernel, module);
     });
     kernel.set_last_unloaded(module);
