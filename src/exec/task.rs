@@ -325,7 +325,7 @@ pub fn release_cpu() {
 /// worker idles on): its `task_struct` + 1 (the `task_struct` itself is
 /// the key of its end, which `kthread_stop` waits for).
 pub fn idle_key(task_struct: u64) -> u64 {
-    task_struct + 1
+    task_struct.wrapping_add(1)
 }
 
 /// Block the current task on `key` until woken or `timeout`: a blocking

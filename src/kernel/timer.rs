@@ -118,15 +118,15 @@ impl Timers {
 /// struct. Returns whether it was pending before.
 pub(crate) fn arm(k: &Arc<Kernel>, func: &str, timer: u64, expires: u64) -> bool {
     let Some(l) = layout(k) else { return false };
-    if !wr(func, timer + l.expires, expires) {
+    if !wr(func, timer.wrapping_add(l.expires), expires) {
         return false;
     }
     // `pprev` points at the previous node's `next`; there is no bucket
     // list in module memory, so it points at the node's own `next`.
     wr(
         func,
-        timer + l.entry + HLIST_PPREV,
-        timer + l.entry + HLIST_NEXT,
+        timer.wrapping_add(l.entry).wrapping_add(HLIST_PPREV),
+        timer.wrapping_add(l.entry).wrapping_add(HLIST_NEXT),
     );
     let was = {
         let mut st = k.timers.state();
@@ -145,8 +145,16 @@ pub(crate) fn detach(k: &Kernel, func: &str, timer: u64) -> bool {
     let was = k.timers.state().pending.remove(&timer).is_some();
     if was {
         if let Some(l) = layout(k) {
-            wr(func, timer + l.entry + HLIST_PPREV, 0);
-            wr(func, timer + l.entry + HLIST_NEXT, LIST_POISON2);
+            wr(
+                func,
+                timer.wrapping_add(l.entry).wrapping_add(HLIST_PPREV),
+                0,
+            );
+            wr(
+                func,
+                timer.wrapping_add(l.entry).wrapping_add(HLIST_NEXT),
+                LIST_POISON2,
+            );
         }
         k.timers.cv.notify_all();
     }
@@ -243,7 +251,7 @@ fn run_expired(k: &Arc<Kernel>) {
                 .map(|(t, _)| *t)
         };
         let Some(timer) = next else { return };
-        let func = rd("run_timer_softirq", timer + l.function).unwrap_or(0);
+        let func = rd("run_timer_softirq", timer.wrapping_add(l.function)).unwrap_or(0);
         detach(k, "run_timer_softirq", timer);
         if func == 0 {
             continue;
@@ -298,16 +306,21 @@ fn sys_init_timer_key(a: &mut CallArgs) -> u64 {
             &format!("kload: init_timer_key: timer {timer:#x} was still pending; it is dropped"),
         );
     }
-    let _ = wr(f, timer + l.entry + HLIST_PPREV, 0)
-        && wr(f, timer + l.entry + HLIST_NEXT, 0)
-        && wr(f, timer + l.function, func)
-        && write(f, "the timer", timer + l.flags, &flags.to_le_bytes());
+    let _ = wr(f, timer.wrapping_add(l.entry).wrapping_add(HLIST_PPREV), 0)
+        && wr(f, timer.wrapping_add(l.entry).wrapping_add(HLIST_NEXT), 0)
+        && wr(f, timer.wrapping_add(l.function), func)
+        && write(
+            f,
+            "the timer",
+            timer.wrapping_add(l.flags),
+            &flags.to_le_bytes(),
+        );
     0
 }
 
 /// Whether `timer` was shut down (`function` NULL): arming it is ignored.
 fn shut_down(k: &Kernel, func: &str, timer: u64) -> bool {
-    layout(k).is_some_and(|l| rd(func, timer + l.function) == Some(0))
+    layout(k).is_some_and(|l| rd(func, timer.wrapping_add(l.function)) == Some(0))
 }
 
 /// `int mod_timer(struct timer_list *timer, unsigned long expires)`.
@@ -369,7 +382,7 @@ fn sys_add_timer(a: &mut CallArgs) -> u64 {
     if shut_down(&k, "add_timer", timer) {
         return 0;
     }
-    if let Some(expires) = rd("add_timer", timer + l.expires) {
+    if let Some(expires) = rd("add_timer", timer.wrapping_add(l.expires)) {
         arm(&k, "add_timer", timer, expires);
     }
     0
@@ -415,7 +428,7 @@ fn sys_timer_shutdown_sync(a: &mut CallArgs) -> u64 {
     wait_running(&k, timer);
     let was = detach(&k, "timer_shutdown_sync", timer);
     if let Some(l) = layout(&k) {
-        wr("timer_shutdown_sync", timer + l.function, 0);
+        wr("timer_shutdown_sync", timer.wrapping_add(l.function), 0);
     }
     u64::from(was)
 }
@@ -428,7 +441,7 @@ fn sys_timer_shutdown(a: &mut CallArgs) -> u64 {
     let timer = a.arg(0);
     let was = detach(&k, "timer_shutdown", timer);
     if let Some(l) = layout(&k) {
-        wr("timer_shutdown", timer + l.function, 0);
+        wr("timer_shutdown", timer.wrapping_add(l.function), 0);
     }
     u64::from(was)
 }
@@ -442,7 +455,7 @@ pub fn unload_check(k: &Kernel, m: &Module) -> usize {
     let timers: Vec<u64> = k.timers.state().pending.keys().copied().collect();
     let mut n = 0;
     for timer in timers {
-        let func = crate::mm::read_u64(timer + l.function).unwrap_or(0);
+        let func = crate::mm::read_u64(timer.wrapping_add(l.function)).unwrap_or(0);
         if !(m.contains(timer) || m.contains(func)) {
             continue;
         }

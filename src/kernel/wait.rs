@@ -61,14 +61,14 @@ fn field(k: &Kernel, name: &str) -> Option<u64> {
 
 /// A task's `__state`.
 pub fn task_state(k: &Kernel, task_struct: u64) -> Option<u32> {
-    let at = task_struct + field(k, "task_struct.__state")?;
+    let at = task_struct.wrapping_add(field(k, "task_struct.__state")?);
     let b = mm::read_bytes(at, 4)?;
     Some(u32::from_le_bytes(b.try_into().ok()?))
 }
 
 pub fn set_task_state(k: &Kernel, task_struct: u64, state: u32) {
     if let Some(off) = field(k, "task_struct.__state") {
-        let _ = mm::write_bytes(task_struct + off, &state.to_le_bytes());
+        let _ = mm::write_bytes(task_struct.wrapping_add(off), &state.to_le_bytes());
     }
 }
 
@@ -187,37 +187,42 @@ fn wr(func: &str, addr: u64, v: u64) -> bool {
 }
 
 fn init_list_head(func: &str, l: u64) -> bool {
-    wr(func, l + LIST_NEXT, l) && wr(func, l + LIST_PREV, l)
+    wr(func, l.wrapping_add(LIST_NEXT), l) && wr(func, l.wrapping_add(LIST_PREV), l)
 }
 
 fn list_empty(func: &str, l: u64) -> bool {
-    rd(func, l + LIST_NEXT) == Some(l)
+    rd(func, l.wrapping_add(LIST_NEXT)) == Some(l)
 }
 
 /// Insert `new` between `prev` and `next`.
 fn list_insert(func: &str, new: u64, prev: u64, next: u64) -> bool {
-    wr(func, next + LIST_PREV, new)
-        && wr(func, new + LIST_NEXT, next)
-        && wr(func, new + LIST_PREV, prev)
-        && wr(func, prev + LIST_NEXT, new)
+    wr(func, next.wrapping_add(LIST_PREV), new)
+        && wr(func, new.wrapping_add(LIST_NEXT), next)
+        && wr(func, new.wrapping_add(LIST_PREV), prev)
+        && wr(func, prev.wrapping_add(LIST_NEXT), new)
 }
 
 fn list_add(func: &str, new: u64, head: u64) -> bool {
-    rd(func, head + LIST_NEXT).is_some_and(|next| list_insert(func, new, head, next))
+    rd(func, head.wrapping_add(LIST_NEXT)).is_some_and(|next| list_insert(func, new, head, next))
 }
 
 fn list_add_tail(func: &str, new: u64, head: u64) -> bool {
-    rd(func, head + LIST_PREV).is_some_and(|prev| list_insert(func, new, prev, head))
+    rd(func, head.wrapping_add(LIST_PREV)).is_some_and(|prev| list_insert(func, new, prev, head))
 }
 
 fn list_del_init(func: &str, e: u64) -> bool {
-    let (Some(next), Some(prev)) = (rd(func, e + LIST_NEXT), rd(func, e + LIST_PREV)) else {
+    let (Some(next), Some(prev)) = (
+        rd(func, e.wrapping_add(LIST_NEXT)),
+        rd(func, e.wrapping_add(LIST_PREV)),
+    ) else {
         return false;
     };
     if next == LIST_POISON1 || prev == LIST_POISON2 {
         return false;
     }
-    wr(func, next + LIST_PREV, prev) && wr(func, prev + LIST_NEXT, next) && init_list_head(func, e)
+    wr(func, next.wrapping_add(LIST_PREV), prev)
+        && wr(func, prev.wrapping_add(LIST_NEXT), next)
+        && init_list_head(func, e)
 }
 
 /// Offsets of `wait_queue_head` and `wait_queue_entry` fields.
@@ -255,10 +260,10 @@ fn sys_init_waitqueue_head(a: &mut CallArgs) -> u64 {
     if write(
         "__init_waitqueue_head",
         "the wait queue head",
-        h + l.head_lock,
+        h.wrapping_add(l.head_lock),
         &0u32.to_le_bytes(),
     ) {
-        init_list_head("__init_waitqueue_head", h + l.head_list);
+        init_list_head("__init_waitqueue_head", h.wrapping_add(l.head_list));
     }
     0
 }
@@ -277,10 +282,10 @@ fn sys_init_swait_queue_head(a: &mut CallArgs) -> u64 {
     if write(
         "__init_swait_queue_head",
         "the swait queue head",
-        q + lock,
+        q.wrapping_add(lock),
         &0u32.to_le_bytes(),
     ) {
-        init_list_head("__init_swait_queue_head", q + list);
+        init_list_head("__init_swait_queue_head", q.wrapping_add(list));
     }
     0
 }
@@ -295,10 +300,14 @@ fn sys_init_wait_entry(a: &mut CallArgs) -> u64 {
         .flatten()
         .unwrap_or(0);
     let f = "init_wait_entry";
-    let _ = write(f, "the wait entry", e + l.flags, &flags.to_le_bytes())
-        && wr(f, e + l.private, current_ts())
-        && wr(f, e + l.func, func)
-        && init_list_head(f, e + l.entry);
+    let _ = write(
+        f,
+        "the wait entry",
+        e.wrapping_add(l.flags),
+        &flags.to_le_bytes(),
+    ) && wr(f, e.wrapping_add(l.private), current_ts())
+        && wr(f, e.wrapping_add(l.func), func)
+        && init_list_head(f, e.wrapping_add(l.entry));
     0
 }
 
@@ -307,18 +316,23 @@ fn sys_init_wait_entry(a: &mut CallArgs) -> u64 {
 fn prepare(func: &str, h: u64, e: u64, state: u32, exclusive: Option<bool>) {
     let Some(k) = kernel() else { return };
     let Some(l) = wq_layout(&k) else { return };
-    let flags = read_u32(func, e + l.flags).unwrap_or(0);
+    let flags = read_u32(func, e.wrapping_add(l.flags)).unwrap_or(0);
     let flags = match exclusive {
         Some(true) => flags | WQ_FLAG_EXCLUSIVE,
         Some(false) => flags & !WQ_FLAG_EXCLUSIVE,
         None => flags,
     };
-    let _ = write(func, "the wait entry", e + l.flags, &flags.to_le_bytes());
-    if list_empty(func, e + l.entry) {
+    let _ = write(
+        func,
+        "the wait entry",
+        e.wrapping_add(l.flags),
+        &flags.to_le_bytes(),
+    );
+    if list_empty(func, e.wrapping_add(l.entry)) {
         if flags & WQ_FLAG_EXCLUSIVE != 0 {
-            list_add_tail(func, e + l.entry, h + l.head_list);
+            list_add_tail(func, e.wrapping_add(l.entry), h.wrapping_add(l.head_list));
         } else {
-            list_add(func, e + l.entry, h + l.head_list);
+            list_add(func, e.wrapping_add(l.entry), h.wrapping_add(l.head_list));
         }
     }
     set_task_state(&k, current_ts(), state);
@@ -354,7 +368,10 @@ fn sys_prepare_to_wait(a: &mut CallArgs) -> u64 {
 fn sys_prepare_to_wait_exclusive(a: &mut CallArgs) -> u64 {
     let Some(k) = kernel() else { return 0 };
     let Some(l) = wq_layout(&k) else { return 0 };
-    let was_empty = list_empty("prepare_to_wait_exclusive", a.arg(0) + l.head_list);
+    let was_empty = list_empty(
+        "prepare_to_wait_exclusive",
+        a.arg(0).wrapping_add(l.head_list),
+    );
     prepare(
         "prepare_to_wait_exclusive",
         a.arg(0),
@@ -370,7 +387,7 @@ fn sys_finish_wait(a: &mut CallArgs) -> u64 {
     let Some(k) = kernel() else { return 0 };
     let Some(l) = wq_layout(&k) else { return 0 };
     set_task_state(&k, current_ts(), TASK_RUNNING);
-    let e = a.arg(1) + l.entry;
+    let e = a.arg(1).wrapping_add(l.entry);
     if !list_empty("finish_wait", e) {
         list_del_init("finish_wait", e);
     }
@@ -382,17 +399,22 @@ fn add_wait_queue(func: &str, a: &CallArgs, exclusive: bool) -> u64 {
     let Some(k) = kernel() else { return 0 };
     let Some(l) = wq_layout(&k) else { return 0 };
     let (h, e) = (a.arg(0), a.arg(1));
-    let flags = read_u32(func, e + l.flags).unwrap_or(0);
+    let flags = read_u32(func, e.wrapping_add(l.flags)).unwrap_or(0);
     let flags = if exclusive {
         flags | WQ_FLAG_EXCLUSIVE
     } else {
         flags & !WQ_FLAG_EXCLUSIVE
     };
-    let _ = write(func, "the wait entry", e + l.flags, &flags.to_le_bytes());
+    let _ = write(
+        func,
+        "the wait entry",
+        e.wrapping_add(l.flags),
+        &flags.to_le_bytes(),
+    );
     if exclusive {
-        list_add_tail(func, e + l.entry, h + l.head_list);
+        list_add_tail(func, e.wrapping_add(l.entry), h.wrapping_add(l.head_list));
     } else {
-        list_add(func, e + l.entry, h + l.head_list);
+        list_add(func, e.wrapping_add(l.entry), h.wrapping_add(l.head_list));
     }
     0
 }
@@ -409,14 +431,14 @@ fn sys_add_wait_queue_exclusive(a: &mut CallArgs) -> u64 {
 fn sys_remove_wait_queue(a: &mut CallArgs) -> u64 {
     let Some(k) = kernel() else { return 0 };
     let Some(l) = wq_layout(&k) else { return 0 };
-    list_del_init("remove_wait_queue", a.arg(1) + l.entry);
+    list_del_init("remove_wait_queue", a.arg(1).wrapping_add(l.entry));
     0
 }
 
 /// `int default_wake_function(wq_entry, mode, wake_flags, key)`.
 fn default_wake(k: &Kernel, e: u64, mode: u32) -> bool {
     let Some(l) = wq_layout(k) else { return false };
-    let Some(p) = rd("default_wake_function", e + l.private) else {
+    let Some(p) = rd("default_wake_function", e.wrapping_add(l.private)) else {
         return false;
     };
     try_to_wake_up(k, p, mode)
@@ -433,7 +455,7 @@ fn autoremove_wake(k: &Kernel, e: u64, mode: u32) -> bool {
     let woken = default_wake(k, e, mode);
     if woken {
         if let Some(l) = wq_layout(k) {
-            list_del_init("autoremove_wake_function", e + l.entry);
+            list_del_init("autoremove_wake_function", e.wrapping_add(l.entry));
         }
     }
     woken
@@ -448,8 +470,13 @@ fn sys_autoremove_wake_function(a: &mut CallArgs) -> u64 {
 fn woken_wake(k: &Kernel, e: u64, mode: u32) -> bool {
     if let Some(l) = wq_layout(k) {
         let f = "woken_wake_function";
-        let flags = read_u32(f, e + l.flags).unwrap_or(0) | WQ_FLAG_WOKEN;
-        let _ = write(f, "the wait entry", e + l.flags, &flags.to_le_bytes());
+        let flags = read_u32(f, e.wrapping_add(l.flags)).unwrap_or(0) | WQ_FLAG_WOKEN;
+        let _ = write(
+            f,
+            "the wait entry",
+            e.wrapping_add(l.flags),
+            &flags.to_le_bytes(),
+        );
     }
     default_wake(k, e, mode)
 }
@@ -467,13 +494,18 @@ fn sys_wait_woken(a: &mut CallArgs) -> u64 {
     let (e, mode, mut timeout) = (a.arg(0), a.arg(1) as u32, a.arg(2));
     let f = "wait_woken";
     set_task_state(&k, current_ts(), mode);
-    let flags = read_u32(f, e + l.flags).unwrap_or(0);
+    let flags = read_u32(f, e.wrapping_add(l.flags)).unwrap_or(0);
     if flags & WQ_FLAG_WOKEN == 0 {
         timeout = schedule_timeout(f, timeout, None);
     }
     set_task_state(&k, current_ts(), TASK_RUNNING);
-    let flags = read_u32(f, e + l.flags).unwrap_or(0) & !WQ_FLAG_WOKEN;
-    let _ = write(f, "the wait entry", e + l.flags, &flags.to_le_bytes());
+    let flags = read_u32(f, e.wrapping_add(l.flags)).unwrap_or(0) & !WQ_FLAG_WOKEN;
+    let _ = write(
+        f,
+        "the wait entry",
+        e.wrapping_add(l.flags),
+        &flags.to_le_bytes(),
+    );
     timeout
 }
 
@@ -482,7 +514,7 @@ fn sys_wait_woken(a: &mut CallArgs) -> u64 {
 fn wake_up_common(k: &Kernel, h: u64, mode: u32, nr_exclusive: u32, key: u64) -> u32 {
     let f = "__wake_up";
     let Some(l) = wq_layout(k) else { return 0 };
-    let head = h + l.head_list;
+    let head = h.wrapping_add(l.head_list);
     let lookup = |name: &str| super::symbols::lookup(name).ok().flatten().unwrap_or(0);
     let (autoremove, default, woken_fn) = (
         lookup("autoremove_wake_function"),
@@ -491,7 +523,7 @@ fn wake_up_common(k: &Kernel, h: u64, mode: u32, nr_exclusive: u32, key: u64) ->
     );
     let mut remaining = nr_exclusive;
     let mut woken = 0;
-    let Some(mut node) = rd(f, head + LIST_NEXT) else {
+    let Some(mut node) = rd(f, head.wrapping_add(LIST_NEXT)) else {
         return 0;
     };
     // A queue cannot be longer than this; a corrupt one ends the walk.
@@ -499,12 +531,12 @@ fn wake_up_common(k: &Kernel, h: u64, mode: u32, nr_exclusive: u32, key: u64) ->
         if node == head {
             break;
         }
-        let Some(next) = rd(f, node + LIST_NEXT) else {
+        let Some(next) = rd(f, node.wrapping_add(LIST_NEXT)) else {
             break;
         };
-        let e = node - l.entry;
-        let flags = read_u32(f, e + l.flags).unwrap_or(0);
-        let func = rd(f, e + l.func).unwrap_or(0);
+        let e = node.wrapping_sub(l.entry);
+        let flags = read_u32(f, e.wrapping_add(l.flags)).unwrap_or(0);
+        let func = rd(f, e.wrapping_add(l.func)).unwrap_or(0);
         let ret: i64 = if func == autoremove {
             i64::from(autoremove_wake(k, e, mode))
         } else if func == default {
@@ -567,7 +599,7 @@ fn sys_wake_up_locked(a: &mut CallArgs) -> u64 {
 // ---------------------------------------------------------- completions
 
 fn done_addr(k: &Kernel, x: u64) -> Option<u64> {
-    Some(x + field(k, "completion.done")?)
+    Some(x.wrapping_add(field(k, "completion.done")?))
 }
 
 fn read_done(k: &Kernel, func: &str, x: u64) -> Option<u32> {

@@ -135,13 +135,13 @@ fn wr(func: &str, addr: u64, v: u64) -> bool {
 
 /// Set or clear `WORK_STRUCT_PENDING`; returns whether it was set before.
 fn set_pending(func: &str, l: &Layout, work: u64, on: bool) -> Option<bool> {
-    let data = rd(func, work + l.data)?;
+    let data = rd(func, work.wrapping_add(l.data))?;
     let new = if on {
         data | WORK_STRUCT_PENDING
     } else {
         data & !WORK_STRUCT_PENDING
     };
-    if new != data && !wr(func, work + l.data, new) {
+    if new != data && !wr(func, work.wrapping_add(l.data), new) {
         return None;
     }
     Some(data & WORK_STRUCT_PENDING != 0)
@@ -235,7 +235,7 @@ fn worker(weak: std::sync::Weak<Kernel>, me: Arc<Task>) {
 fn process_one_work(k: &Arc<Kernel>, item: Item) {
     let Some(l) = layout(k) else { return };
     let f = "process_one_work";
-    let func = rd(f, item.work + l.func).unwrap_or(0);
+    let func = rd(f, item.work.wrapping_add(l.func)).unwrap_or(0);
     set_pending(f, &l, item.work, false);
     if func == 0 {
         return;
@@ -321,7 +321,7 @@ fn queue_delayed(k: &Arc<Kernel>, l: &Layout, wq: u64, dwork: u64, delay: u64) {
         enqueue(k, work, wq);
         return;
     }
-    let timer = dwork + l.dwork_timer;
+    let timer = dwork.wrapping_add(l.dwork_timer);
     k.workqueues.state().delayed.insert(work, wq);
     k.timers.set_delayed(timer, wq);
     let now = super::time::update_jiffies(k);
@@ -349,7 +349,7 @@ fn sys_queue_delayed_work_on(a: &mut CallArgs) -> u64 {
 /// clearing the pending bit. Whether it was pending.
 fn grab_pending(k: &Kernel, func: &str, l: &Layout, work: u64, delayed: bool) -> bool {
     if delayed {
-        super::timer::detach(k, func, work + l.dwork_timer);
+        super::timer::detach(k, func, work.wrapping_add(l.dwork_timer));
         k.workqueues.state().delayed.remove(&work);
     }
     k.workqueues.state().queue.retain(|i| i.work != work);
@@ -374,7 +374,7 @@ fn sys_mod_delayed_work_on(a: &mut CallArgs) -> u64 {
 /// work on its workqueue.
 pub(crate) fn delayed_timer_fired(k: &Arc<Kernel>, timer: u64, wq: Option<u64>) {
     let Some(l) = layout(k) else { return };
-    let work = timer - l.dwork_timer;
+    let work = timer.wrapping_sub(l.dwork_timer);
     let wq = k
         .workqueues
         .state()
@@ -457,7 +457,7 @@ fn sys_flush_delayed_work(a: &mut CallArgs) -> u64 {
     };
     let Some(l) = layout(&k) else { return 0 };
     let dwork = a.arg(0);
-    if super::timer::detach(&k, "flush_delayed_work", dwork + l.dwork_timer) {
+    if super::timer::detach(&k, "flush_delayed_work", dwork.wrapping_add(l.dwork_timer)) {
         let wq = k.workqueues.state().delayed.remove(&dwork);
         enqueue(&k, dwork, wq.unwrap_or_else(|| system_wq(&k)));
     }
@@ -527,8 +527,9 @@ fn sys_destroy_workqueue(a: &mut CallArgs) -> u64 {
 /// in freed memory; kload reports each and drops it. Returns how many.
 pub fn unload_check(k: &Kernel, m: &Module) -> usize {
     let Some(l) = layout(k) else { return 0 };
-    let in_module =
-        |work: u64| m.contains(work) || mm::read_u64(work + l.func).is_some_and(|f| m.contains(f));
+    let in_module = |work: u64| {
+        m.contains(work) || mm::read_u64(work.wrapping_add(l.func)).is_some_and(|f| m.contains(f))
+    };
     let mut found: Vec<(u64, bool)> = Vec::new();
     {
         let st = k.workqueues.state();
@@ -538,13 +539,13 @@ pub fn unload_check(k: &Kernel, m: &Module) -> usize {
             }
         }
         for w in st.delayed.keys() {
-            if in_module(*w) && k.timers.is_pending(*w + l.dwork_timer) {
+            if in_module(*w) && k.timers.is_pending((*w).wrapping_add(l.dwork_timer)) {
                 found.push((*w, true));
             }
         }
     }
     for (work, delayed) in &found {
-        let func = mm::read_u64(*work + l.func).unwrap_or(0);
+        let func = mm::read_u64((*work).wrapping_add(l.func)).unwrap_or(0);
         let what = if *delayed { "delayed work" } else { "work" };
         k.log.emit(
             LOGLEVEL_ERR,
@@ -559,7 +560,7 @@ pub fn unload_check(k: &Kernel, m: &Module) -> usize {
     let running = k.workqueues.state().running;
     let mut n = found.len();
     if let Some(i) = running.filter(|i| in_module(i.work)) {
-        let func = mm::read_u64(i.work + l.func).unwrap_or(0);
+        let func = mm::read_u64(i.work.wrapping_add(l.func)).unwrap_or(0);
         k.log.emit(
             LOGLEVEL_ERR,
             &format!(
