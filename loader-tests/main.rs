@@ -15,3 +15,4 @@ mod replay;
 mod run;
 mod semantics;
 mod slab;
+mod tasks;

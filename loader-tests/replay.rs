@@ -79,6 +79,9 @@ enum Replay {
     Write(String, String),
     /// `grep -F STRING FILE`: the lines of an emulated file holding STRING.
     Grep(String, String),
+    /// `sleep SECS`: time passes in the session (its timers fire, its
+    /// workers and kthreads run).
+    Sleep(f64),
     NotReplayable,
 }
 
@@ -121,6 +124,10 @@ fn parse(command: &str, modules: &Path) -> Replay {
             let data = words[1..words.len() - 2].join(" ");
             Replay::Write(words[words.len() - 1].clone(), data)
         }
+        Some("sleep") if words.len() == 2 => match words[1].parse::<f64>() {
+            Ok(secs) if (0.0..=60.0).contains(&secs) => Replay::Sleep(secs),
+            _ => Replay::NotReplayable,
+        },
         Some("grep") if words.len() == 4 && words[1] == "-F" => {
             Replay::Grep(words[2].clone(), words[3].clone())
         }
@@ -320,6 +327,11 @@ fn replay_one(s: &Session, cmd: &GoldenCmd) -> Result<Option<()>, String> {
             last.unwrap()
         }
         Replay::Write(path, data) => s.kload(&["write", &path, &data]),
+        Replay::Sleep(secs) => {
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            // Any command's status stands for sleep's (0).
+            s.kload(&["lsmod"])
+        }
         Replay::Grep(needle, path) => {
             let o = s.kload(&["cat", &path]);
             let got: Vec<String> = String::from_utf8_lossy(&o.stdout)

@@ -11,7 +11,8 @@ use kload::module::{self, LoadOptions, Missing, ModuleImage};
 use kload::profile::Match;
 
 /// The verb's synopsis (`kload --help` and the usage error).
-pub const SYNOPSIS: &str = "run [-v] [--allow-missing] [--trace] [--json] [--watchdog=SECS] \
+pub const SYNOPSIS: &str =
+    "run [-v] [--allow-missing] [--trace] [--json] [--watchdog=SECS] [--wait=MS] \
      [--no-checks] [--fail-alloc=N] [--fail-alloc-rate=P[,SEED]] FILE [param=value...]";
 
 pub fn main(args: &[String]) -> i32 {
@@ -37,6 +38,7 @@ pub fn main(args: &[String]) -> i32 {
     // --watchdog=SECS (the soft-lockup threshold) is taken out here too.
     let mut json = false;
     let mut verbose = false;
+    let mut wait = std::time::Duration::ZERO;
     let mut kept = Vec::new();
     for (i, a) in rest_args.iter().enumerate() {
         let is_flag = rest_args[..i].iter().all(|p| p.starts_with('-'));
@@ -46,6 +48,16 @@ pub fn main(args: &[String]) -> i32 {
                     Some(d) => kload::exec::watchdog::set_threshold(d),
                     None => {
                         eprintln!("kload run: --watchdog: not a number of seconds: {v}");
+                        return 2;
+                    }
+                }
+                continue;
+            }
+            if let Some(v) = a.strip_prefix("--wait=") {
+                match v.parse::<u64>() {
+                    Ok(ms) => wait = std::time::Duration::from_millis(ms),
+                    Err(_) => {
+                        eprintln!("kload run: --wait: not a number of milliseconds: {v}");
                         return 2;
                     }
                 }
@@ -108,12 +120,23 @@ pub fn main(args: &[String]) -> i32 {
         },
         ..LoadOptions::default()
     };
-    let mut status = run_module(&kernel, file, image, &opts);
+    let mut status = run_module(&kernel, file, image, &opts, wait);
     // What the module never freed, and kload's other memory findings,
     // fail the run.
     kload::kernel::slab::report_outstanding(&kernel);
     kernel.log.flush();
     if status == 0 && kernel.slab.findings() > 0 {
+        status = 1;
+    }
+    // Timers, work or kthreads the module left behind at exit, or an
+    // Oops in one of its callbacks (which killed no task of the run).
+    if status == 0
+        && (kernel
+            .task_findings
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+            || kernel.oopses() > 0)
+    {
         status = 1;
     }
     if flags.contains(&"--trace") {
@@ -130,11 +153,22 @@ pub fn main(args: &[String]) -> i32 {
     status
 }
 
-fn run_module(kernel: &Arc<Kernel>, file: &str, image: ModuleImage, opts: &LoadOptions) -> i32 {
+/// Load, let `wait` pass (timers fire, work and kthreads run: no task
+/// holds the CPU meanwhile), unload.
+fn run_module(
+    kernel: &Arc<Kernel>,
+    file: &str,
+    image: ModuleImage,
+    opts: &LoadOptions,
+    wait: std::time::Duration,
+) -> i32 {
     let m = match module::load_module(kernel, image, opts) {
         Ok(m) => m,
         Err(e) => return insmod_error(file, &e),
     };
+    if !wait.is_zero() {
+        std::thread::sleep(wait);
+    }
     match module::delete_module(kernel, &m.name, false) {
         Ok(()) => 0,
         Err(e) => {

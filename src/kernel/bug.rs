@@ -399,7 +399,13 @@ fn page_fault_report(
         b.emit(LOGLEVEL_ALERT, &line);
     }
     report_oops_trace_from(&mut b, "Oops", err, regs, Some(address), from);
-    if let Some(t) = task::current_task() {
+    if k.in_interrupt() {
+        // `oops_end` in interrupt context panics (a timer callback).
+        b.emit(
+            LOGLEVEL_EMERG,
+            "Kernel panic - not syncing: Fatal exception in interrupt",
+        );
+    } else if let Some(t) = task::current_task() {
         b.emit(
             LOGLEVEL_EMERG,
             &format!("note: {}[{}] exited with irqs disabled", t.comm, t.pid),

@@ -16,10 +16,13 @@
 //! Spinlocks disable preemption (`preempt_count` + 1, `_bh` adds
 //! `SOFTIRQ_LOCK_OFFSET`), `_irq`/`_irqsave` clear the virtual IF.
 //!
-//! One CPU runs one task to completion, so a lock that is already taken can
-//! never be released while its would-be waiter runs: the real kernel would
-//! hang (a soft lockup for a spinlock, a hung task for a mutex). kload
-//! reports the deadlock like lockdep and kills the task instead.
+//! A mutex held by another task (a kthread or worker that blocked holding
+//! it) is waited for: the waiter blocks on the one CPU until `mutex_unlock`
+//! wakes it. A lock the task itself holds, a mutex of a task that is gone,
+//! and a taken spinlock (its holder cannot run while the waiter spins on
+//! the one CPU) would hang the real kernel (a soft lockup for a spinlock, a
+//! hung task for a mutex): kload reports the deadlock like lockdep and
+//! kills the task instead.
 //!
 //! Held locks are tracked per task (`held_locks`), so the loader can report
 //! an init that returned with a lock held.
@@ -280,12 +283,27 @@ fn sys_mutex_init(a: &mut CallArgs) -> u64 {
 fn mutex_take(func: &str, a: &CallArgs) -> bool {
     let m = a.arg(0);
     let Some(l) = layout() else { return false };
-    let Some(owner) = read_u64(func, m + l.mutex_owner) else {
+    let Some(mut owner) = read_u64(func, m + l.mutex_owner) else {
         return false;
     };
-    if owner & !MUTEX_FLAGS != 0 {
-        deadlock(func, m, a.caller(), "mutex");
-        return false;
+    // Contention: the owner is another live task (blocked, or waiting
+    // for the CPU): wait for its unlock, a blocking point. A mutex held
+    // by the task itself, or by a task that is gone, deadlocks.
+    while owner & !MUTEX_FLAGS != 0 {
+        let holder = owner & !MUTEX_FLAGS;
+        let other_task = holder != current()
+            && task::current_kernel().is_some_and(|k| k.task_by_struct(holder).is_some());
+        if !other_task {
+            deadlock(func, m, a.caller(), "mutex");
+            return false;
+        }
+        if task::block(m, None).is_none() || task::is_dying() {
+            return false;
+        }
+        let Some(o) = read_u64(func, m + l.mutex_owner) else {
+            return false;
+        };
+        owner = o;
     }
     if write_u64(func, m + l.mutex_owner, current() | (owner & MUTEX_FLAGS)) {
         acquired(m, a.caller());
@@ -342,6 +360,10 @@ pub(crate) fn sys_mutex_unlock(a: &mut CallArgs) -> u64 {
     let Some(l) = layout() else { return 0 };
     if write_u64("mutex_unlock", m + l.mutex_owner, 0) {
         released(m);
+        // The oldest waiter, if any, tries again.
+        if let Some(k) = task::current_kernel() {
+            k.cpu.wake_key(m, 1);
+        }
     }
     0
 }

@@ -17,6 +17,7 @@ pub mod dynamic_debug;
 pub mod fs;
 pub mod idr;
 pub mod kstrtox;
+pub mod kthread;
 pub mod list;
 pub mod locking;
 pub mod module_refs;
@@ -40,16 +41,18 @@ pub mod string;
 pub mod symbols;
 pub mod sysfs;
 pub mod time;
+pub mod timer;
 pub mod trace;
 pub mod unemulated;
 pub mod unwind_orc;
 pub mod vsprintf;
+pub mod wait;
 pub mod workqueue;
 pub mod x86;
 pub mod xarray;
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -103,8 +106,16 @@ pub struct Kernel {
     pub(crate) modules: Mutex<Vec<Arc<Module>>>,
     /// Names of modules being loaded (UNFORMED: invisible, but they block a duplicate).
     loading: Mutex<HashSet<String>>,
-    /// The one emulated CPU: a task holds this while it runs module code.
-    cpu: Mutex<()>,
+    /// The one emulated CPU: a task holds it while it runs module code.
+    pub cpu: crate::exec::cpu::Cpu,
+    /// Every live kernel task by its `task_struct` address.
+    tasks: Mutex<HashMap<u64, Arc<crate::exec::task::Task>>>,
+    /// Pending timers and the timer softirq's task.
+    pub timers: timer::Timers,
+    /// Workqueues, work items and the worker task.
+    pub workqueues: workqueue::Workqueues,
+    /// kthreads by task_struct.
+    pub kthreads: kthread::Kthreads,
     /// Key of the `%p` pointer hash.
     ptr_key: u64,
     /// `pr_notice_once` state of the unsigned-module notice.
@@ -120,6 +131,8 @@ pub struct Kernel {
     cr2: AtomicU64,
     /// Reports disassemble their `Code:` bytes (`kload run -v`).
     verbose_faults: AtomicBool,
+    /// Timers, work and kthreads that modules left behind at unload.
+    pub task_findings: AtomicU32,
 }
 
 impl Kernel {
@@ -144,7 +157,11 @@ impl Kernel {
             devres: devres::Devres::default(),
             modules: Mutex::default(),
             loading: Mutex::default(),
-            cpu: Mutex::new(()),
+            cpu: crate::exec::cpu::Cpu::default(),
+            tasks: Mutex::default(),
+            timers: timer::Timers::default(),
+            workqueues: workqueue::Workqueues::default(),
+            kthreads: kthread::Kthreads::default(),
             ptr_key: crate::host::random_u64(),
             sig_notice_done: AtomicBool::new(false),
             once: Mutex::default(),
@@ -152,6 +169,7 @@ impl Kernel {
             die_counter: AtomicU32::new(0),
             cr2: AtomicU64::new(0),
             verbose_faults: AtomicBool::new(false),
+            task_findings: AtomicU32::new(0),
         });
         crate::exec::task::start_jiffies_ticker(&kernel);
         Ok(kernel)
@@ -212,9 +230,27 @@ impl Kernel {
         self.verbose_faults.store(on, Ordering::Relaxed);
     }
 
-    /// Take the emulated CPU (blocks while another task runs).
-    pub fn take_cpu(&self) -> MutexGuard<'_, ()> {
-        self.cpu.lock().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn register_task(&self, task: &Arc<crate::exec::task::Task>) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(task.task_struct, Arc::clone(task));
+    }
+
+    pub(crate) fn unregister_task(&self, task_struct: u64) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&task_struct);
+    }
+
+    /// The live task whose `task_struct` is at `addr`.
+    pub fn task_by_struct(&self, addr: u64) -> Option<Arc<crate::exec::task::Task>> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&addr)
+            .cloned()
     }
 
     pub(crate) fn loading(&self) -> MutexGuard<'_, HashSet<String>> {
@@ -265,6 +301,37 @@ impl Kernel {
             })),
             None => f(None),
         }
+    }
+
+    /// `%ps` of an address: the symbol without its offset.
+    pub fn symbol_name(&self, addr: u64) -> String {
+        let mut out = format!("0x{addr:x}");
+        self.with_symbol(addr, &mut |hit| {
+            if let Some(h) = hit {
+                out = match h.module {
+                    Some(m) => format!("{} [{m}]", h.name),
+                    None => h.name.to_owned(),
+                };
+            }
+        });
+        out
+    }
+
+    /// Oopses so far.
+    pub fn oopses(&self) -> u32 {
+        self.die_counter.load(Ordering::Relaxed)
+    }
+
+    /// Whether the CPU runs in interrupt context (a softirq or hardirq
+    /// count in the preempt count): `in_interrupt()`.
+    pub fn in_interrupt(&self) -> bool {
+        let mask = ["SOFTIRQ_OFFSET", "HARDIRQ_OFFSET"]
+            .iter()
+            .filter_map(|n| self.profile.get(n))
+            .fold(0u64, |m, off| m | (off * 0xff));
+        self.sched
+            .preempt_count(&self.percpu)
+            .is_ok_and(|c| u64::from(c) & mask != 0)
     }
 
     /// `%pS` of an address.
@@ -375,6 +442,15 @@ impl FormatContext for Kernel {
         (self.ptr_key, addr).hash(&mut h);
         Some(h.finish() & 0xffff_ffff)
     }
+}
+
+/// When a module's memory is about to go (after exit, after a failed
+/// init, at a forced removal): its timers still pending, work still
+/// queued and kthreads still running are reported and ended (the real
+/// kernel would run freed code later); counted in `task_findings`.
+pub fn unload_task_check(k: &Kernel, m: &Module) {
+    let n = timer::unload_check(k, m) + workqueue::unload_check(k, m) + kthread::unload_check(k, m);
+    k.task_findings.fetch_add(n as u32, Ordering::Relaxed);
 }
 
 /// Whether the pr_notice_once of the unsigned-module message is still due.

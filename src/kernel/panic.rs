@@ -343,6 +343,14 @@ pub const END_TRACE: &str = "---[ end trace 0000000000000000 ]---";
 /// What `dump_stack_print_info` prints after the CPU line, from DMI.
 pub const HARDWARE_NAME: &str = "Hardware name: kload (module code running in a user process)";
 
+/// `dump_stack_print_info` after the CPU line: the hardware name, then,
+/// on a worker running a work item, `print_worker_info`'s line.
+pub fn hardware_lines(k: &Kernel) -> Vec<String> {
+    let mut v = vec![HARDWARE_NAME.to_owned()];
+    v.extend(super::workqueue::worker_info(k));
+    v
+}
+
 /// `__die_header`: `invalid opcode: 0000 [#1] PREEMPT SMP NOPTI`; since
 /// 6.10 the line starts with "Oops: " (so a page fault reads
 /// `Oops: Oops: 0002 ...`). Each one counts (`die_counter`).
@@ -447,7 +455,7 @@ fn disassembly_lines(k: &Kernel, rip: u64) -> Vec<String> {
 /// `show_regs`: the CPU and hardware lines, the registers and the trace.
 pub fn show_regs(k: &Kernel, r: &Regs) -> Vec<String> {
     let mut v = report_header(k);
-    v.push(HARDWARE_NAME.to_owned());
+    v.extend(hardware_lines(k));
     v.extend(show_regs_lines(k, r));
     v.extend(call_trace(
         k,
@@ -484,7 +492,7 @@ pub fn report_oops_trace_from(
     let k = b.kernel();
     b.emit(LOGLEVEL_WARNING, &die_header(k, what, err));
     let mut lines = report_header(k);
-    lines.push(HARDWARE_NAME.to_owned());
+    lines.extend(hardware_lines(k));
     lines.extend(show_regs_lines(k, r));
     lines.extend(call_trace(k, from));
     for line in lines {
@@ -575,7 +583,7 @@ pub fn warn_in_kernel(
     // `__warn` prints the registers of the WARN site (the stub), then the
     // trace unwound from the module's call into it.
     let mut lines = report_header(&k);
-    lines.push(HARDWARE_NAME.to_owned());
+    lines.extend(hardware_lines(&k));
     lines.extend(show_regs_lines(&k, &regs));
     lines.extend(stub_call_trace(&k, a.caller()));
     for line in lines {

@@ -533,7 +533,7 @@ fn dump_stack_at(a: &CallArgs, level: i32) -> u64 {
         return 0;
     };
     let mut lines = super::panic::report_header(&k);
-    lines.push(super::panic::HARDWARE_NAME.into());
+    lines.extend(super::panic::hardware_lines(&k));
     lines.extend(super::panic::stub_call_trace(&k, a.caller()));
     for l in lines {
         store_at_level(&k, level, format!("{l}\n").as_bytes());

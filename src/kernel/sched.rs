@@ -90,16 +90,18 @@ impl Sched {
         percpu.write(self.preempt_count, &value.to_le_bytes())
     }
 
-    /// Allocate and fill a `task_struct` for a new kernel task.
+    /// Allocate and fill a `task_struct` for a new kernel task (`pid`:
+    /// a fixed pid, else the next one).
     pub fn new_task_struct(
         &self,
         profile: &KernelProfile,
         stack: &LowRegion,
         comm: &str,
+        pid: Option<u32>,
     ) -> Result<NewTask, SchedError> {
         let size = profile.field("sizeof(struct task_struct)")?;
         let region = LowRegion::alloc(size, Prot::ReadWrite, "task_struct")?;
-        let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
+        let pid = pid.unwrap_or_else(|| self.next_pid.fetch_add(1, Ordering::Relaxed));
         region.write(profile.field("task_struct.pid")?, &pid.to_le_bytes())?;
         region.write(profile.field("task_struct.tgid")?, &pid.to_le_bytes())?;
         region.write(

@@ -181,6 +181,9 @@ fn register_all(r: &mut Registry) {
     super::random::register(r);
     super::locking::register(r);
     super::time::register(r);
+    super::timer::register(r);
+    super::wait::register(r);
+    super::kthread::register(r);
     super::slab::register(r);
     super::device::register(r);
     super::rbtree::register(r);

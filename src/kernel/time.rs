@@ -9,15 +9,15 @@
 //! every stub here, and by whoever calls `update_jiffies` (the dispatcher
 //! or the task switch, for module code that polls `jiffies` inline).
 //!
-//! Sleeps sleep the host thread. The task keeps the one CPU meanwhile (no
-//! other task runs until it returns), which is what a uniprocessor kernel
-//! with nothing else runnable would do too.
+//! Sleeps (`msleep`, `schedule_timeout`) are blocking points: the task
+//! gives the one CPU up until its time is over, so timers, workers and
+//! kthreads run meanwhile. Delays (`udelay`, `usleep_range`) busy-wait in
+//! the kernel; here they sleep the host thread holding the CPU.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::printk::LOGLEVEL_ERR;
 use super::string::write;
 use super::symbols::{Access, DataCtx, Registry};
 use super::Kernel;
@@ -105,10 +105,31 @@ pub fn usecs_to_jiffies(u: u32) -> u64 {
     u64::from(u).div_ceil(1_000_000 / HZ)
 }
 
+/// How long `j` jiffies last.
+pub fn jiffies_duration(j: u64) -> Duration {
+    Duration::from_nanos(j.saturating_mul(NSEC_PER_SEC / HZ))
+}
+
+/// Sleep `j` jiffies: a blocking point, where the CPU goes to other tasks
+/// (timers, workers, kthreads) until the time is up. Outside a task (unit
+/// tests) the host thread just sleeps.
 fn sleep_jiffies(j: u64) {
     // Start the clock before sleeping if nothing has yet.
     now_jiffies();
-    std::thread::sleep(Duration::from_nanos(j.saturating_mul(NSEC_PER_SEC / HZ)));
+    let deadline = Instant::now() + jiffies_duration(j);
+    if task::current_task().is_none() {
+        std::thread::sleep(jiffies_duration(j));
+        return;
+    }
+    // Spurious wake-ups (`wake_up_process` of an uninterruptible sleeper)
+    // sleep again, as msleep's loop does.
+    loop {
+        let now = Instant::now();
+        if now >= deadline || task::is_dying() {
+            break;
+        }
+        task::block(0, Some(deadline - now));
+    }
     now_jiffies();
 }
 
@@ -174,57 +195,8 @@ fn sys_ndelay(a: &mut CallArgs) -> u64 {
     0
 }
 
-/// `task_struct.__state` of the current task.
-fn task_state(k: &Kernel) -> Option<(u64, u32)> {
-    let ts = task::current_task()?.task_struct;
-    let addr = ts + k.profile.field("task_struct.__state").ok()?;
-    let b = mm::read_bytes(addr, 4)?;
-    Some((addr, u32::from_le_bytes(b.try_into().ok()?)))
-}
-
-fn set_task_state(k: &Kernel, state: u32) {
-    if let Some((addr, _)) = task_state(k) {
-        let _ = mm::write_bytes(addr, &state.to_le_bytes());
-    }
-}
-
-/// `signed long schedule_timeout(signed long timeout)`: a task that set
-/// itself sleeping sleeps the whole timeout (nothing can wake it early)
-/// and returns 0 as TASK_RUNNING; a running task returns at once with its
-/// timeout left. `MAX_SCHEDULE_TIMEOUT` with nobody to wake the task would
-/// hang for ever: reported, and the task is killed.
 fn schedule_timeout(func: &str, timeout: u64, state: Option<u32>) -> u64 {
-    let Some(k) = task::current_kernel() else {
-        return 0;
-    };
-    if let Some(s) = state {
-        set_task_state(&k, s);
-    }
-    let sleeping = task_state(&k).is_some_and(|(_, s)| s != 0);
-    if !sleeping {
-        now_jiffies();
-        return timeout;
-    }
-    if timeout == MAX_SCHEDULE_TIMEOUT || (timeout as i64) < 0 {
-        k.log.emit(
-            LOGLEVEL_ERR,
-            &format!(
-                "kload: {func}({timeout:#x}): the task sleeps with no timeout and nothing on the one CPU can wake it (the real kernel hangs here); killing the task"
-            ),
-        );
-        task::kill(&format!("{func} without a timeout"));
-        return 0;
-    }
-    sleep_jiffies(timeout);
-    set_task_state(&k, 0);
-    0
-}
-
-/// Not registered yet: unemulated.rs (another developer's) registers
-/// `signed long schedule_timeout(signed long timeout)`.
-#[allow(dead_code)]
-fn sys_schedule_timeout(a: &mut CallArgs) -> u64 {
-    schedule_timeout("schedule_timeout", a.arg(0), None)
+    super::wait::schedule_timeout(func, timeout, state)
 }
 
 /// `TASK_INTERRUPTIBLE` (1).
@@ -303,7 +275,6 @@ pub(super) fn register(r: &mut Registry) {
     r.func("__const_udelay", sys_const_udelay);
     r.func("__udelay", sys_udelay);
     r.func("__ndelay", sys_ndelay);
-    r.func("schedule_timeout", sys_schedule_timeout);
     r.func(
         "schedule_timeout_interruptible",
         sys_schedule_timeout_interruptible,

@@ -14,9 +14,7 @@
 //!
 //! The list covers, for each kernel, the unemulated functions among the 300
 //! symbols Debian's modules use most (src/kernel/top-symbols-*.txt), plus a
-//! few siblings of the same families (`__get_user_8`, `kthread_stop`, ...).
-//! Workqueues, timers, kthreads, completions and waitqueues are traps until
-//! they are implemented.
+//! few siblings of the same families (`__get_user_8`, ...).
 
 use super::symbols::Registry;
 
@@ -169,43 +167,6 @@ pub(super) fn register(r: &mut Registry) {
     r.trap("synchronize_rcu", "RCU");
     r.trap("kvfree_call_rcu", "RCU");
     r.trap("rcu_barrier", "RCU");
-    // workqueues
-    r.trap("queue_work_on", "workqueues");
-    r.trap("queue_delayed_work_on", "workqueues");
-    r.trap("delayed_work_timer_fn", "workqueues");
-    r.trap("cancel_work_sync", "workqueues");
-    r.trap("cancel_delayed_work_sync", "workqueues");
-    r.trap("flush_work", "workqueues");
-    r.trap("__flush_workqueue", "workqueues");
-    r.trap("alloc_workqueue", "workqueues");
-    r.trap("destroy_workqueue", "workqueues");
-    // timers
-    r.trap("init_timer_key", "timers");
-    r.trap("mod_timer", "timers");
-    r.trap("add_timer", "timers");
-    r.trap("timer_delete", "timers");
-    r.trap("timer_delete_sync", "timers");
-    // kthreads
-    r.trap("kthread_create_on_node", "kthreads");
-    r.trap("kthread_stop", "kthreads");
-    r.trap("kthread_should_stop", "kthreads");
-    r.trap("wake_up_process", "kthreads");
-    // completions
-    r.trap("complete", "completions");
-    r.trap("complete_all", "completions");
-    r.trap("wait_for_completion", "completions");
-    r.trap("wait_for_completion_timeout", "completions");
-    r.trap("wait_for_completion_interruptible", "completions");
-    r.trap("wait_for_completion_killable", "completions");
-    // waitqueues
-    r.trap("__init_waitqueue_head", "waitqueues");
-    r.trap("__init_swait_queue_head", "waitqueues");
-    r.trap("__wake_up", "waitqueues");
-    r.trap("prepare_to_wait_event", "waitqueues");
-    r.trap("finish_wait", "waitqueues");
-    r.trap("init_wait_entry", "waitqueues");
-    // scheduler
-    r.trap("schedule", "scheduler");
     // seq_file
     r.trap("seq_printf", "seq_file");
     r.trap("seq_puts", "seq_file");

@@ -36,18 +36,36 @@ pub fn do_init_module(
     let ret = run_task(kernel, "insmod", || -> Result<i32, LoadError> {
         let strings = parse_args(kernel, module, args, params.addr, params.count)?;
         *module.args_mem.lock().unwrap_or_else(|p| p.into_inner()) = strings;
-        if module.init_fn == 0 {
-            return Ok(0);
-        }
-        let ret = do_one_initcall(kernel, module);
-        if !matches!(ret, Err(LoadError::InitKilled { .. })) {
-            // `lockdep_sys_exit`: insmod returns to user space.
-            release_held_locks(kernel);
-        }
-        if matches!(ret, Ok(r) if r < 0) {
-            // The failure path frees the parameters (charp copies) on
-            // this task, before the module's memory goes.
-            destroy_module_params(kernel, module);
+        let ret = if module.init_fn == 0 {
+            Ok(0)
+        } else {
+            let ret = do_one_initcall(kernel, module);
+            if !matches!(ret, Err(LoadError::InitKilled { .. })) {
+                // `lockdep_sys_exit`: insmod returns to user space.
+                release_held_locks(kernel);
+            }
+            if matches!(ret, Ok(r) if r < 0) {
+                // What the failed init left armed or queued would run in
+                // freed memory.
+                crate::kernel::unload_task_check(kernel, module);
+                // The failure path frees the parameters (charp copies) on
+                // this task, before the module's memory goes.
+                destroy_module_params(kernel, module);
+            }
+            ret
+        };
+        if let Ok(r) = ret {
+            if r >= 0 {
+                // Still on the CPU: the module is LIVE before any task
+                // init woke (a worker, a kthread) runs.
+                if r > 0 {
+                    suspicious_return(kernel, &module.name, r);
+                }
+                module.set_state(ModuleState::Live);
+                module
+                    .extra_refs
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         ret
     })
@@ -77,13 +95,6 @@ pub fn do_init_module(
             ret,
         });
     }
-    if ret > 0 {
-        suspicious_return(kernel, &module.name, ret);
-    }
-    module.set_state(ModuleState::Live);
-    module
-        .extra_refs
-        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     free_init_memory(module).map_err(nomem)
 }
 

@@ -256,12 +256,15 @@ pub fn load_module(
     });
     complete_formation(kernel, &module, unformed, resolved.uses)?;
     prepare_coming_module(kernel, &info);
-    do_init_module(
+    let done = do_init_module(
         kernel,
         &module,
         &opts.args,
         param_table(&info, &sec_addr, kernel),
-    )?;
+    );
+    // What init set going (work, kthreads) runs before insmod returns.
+    task::settle(kernel, "insmod");
+    done?;
     Ok(module)
 }
 
@@ -530,6 +533,8 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
             Ok(())
         };
         if ret.is_ok() {
+            // Timers, work and kthreads the exit left behind.
+            crate::kernel::unload_task_check(kernel, &module);
             super::params::destroy_module_params(kernel, &module);
             // `lockdep_sys_exit`: rmmod returns to user space.
             release_held_locks(kernel);
@@ -548,6 +553,7 @@ pub fn delete_module(kernel: &Arc<Kernel>, name: &str, force: bool) -> Result<()
     }
     kernel.set_last_unloaded(&module);
     super::do_init_module::unlink_and_free(kernel, &module);
+    task::settle(kernel, "rmmod");
     Ok(())
 }
 
@@ -571,6 +577,7 @@ fn remove_dead_coming(kernel: &Arc<Kernel>, module: &Arc<Module>) {
         .extra_refs
         .store(0, std::sync::atomic::Ordering::Relaxed);
     let _ = run_task(kernel, "rmmod", || {
+        crate::kernel::unload_task_check(kernel, module);
         super::params::destroy_module_params(kernel, module);
     });
     kernel.set_last_unloaded(module);
