@@ -7,15 +7,6 @@ use std::process::Output;
 
 use crate::common::*;
 
-fn sample(series: &str, stem: &str) -> String {
-    root()
-        .join("sample-modules")
-        .join(series)
-        .join(format!("{stem}.ko"))
-        .display()
-        .to_string()
-}
-
 fn run(series: &str, stem: &str, args: &[&str]) -> (Output, Vec<String>) {
     let file = sample(series, stem);
     let mut argv = vec!["run", file.as_str()];

@@ -342,3 +342,27 @@ pub fn hash_digits(word: &str) -> String {
     }
     out
 }
+
+/// The committed sample module `stem` built for `series`, as a path string.
+pub fn sample(series: &str, stem: &str) -> String {
+    root()
+        .join("sample-modules")
+        .join(series)
+        .join(format!("{stem}.ko"))
+        .display()
+        .to_string()
+}
+
+/// The kernel lines (timestamps stripped) of a real kernel's serial
+/// excerpt in loader-tests/faults2-real/ (runs the oracle cannot record
+/// as transcripts because the real kernel panics).
+pub fn real_excerpt(series: &str, name: &str) -> Vec<String> {
+    let path = root().join(format!("loader-tests/faults2-real/{series}-{name}.txt"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(strip_timestamp)
+        .map(str::to_owned)
+        .collect()
+}

@@ -96,15 +96,6 @@ fn warn_on_once_reports_once_and_taints_w() {
     }
 }
 
-fn sample(series: &str, stem: &str) -> String {
-    root()
-        .join("sample-modules")
-        .join(series)
-        .join(format!("{stem}.ko"))
-        .display()
-        .to_string()
-}
-
 fn lsmod_line(s: &PrivateSession, name: &str) -> Option<String> {
     let out = s.run(&["lsmod"]);
     assert!(out.status.success(), "lsmod: {}", stderr(&out));

@@ -58,16 +58,7 @@ fn watchdog_kills_a_spinning_init() {
 #[test]
 fn stack_overflow_is_reported_like_the_real_kernel() {
     for series in SERIES {
-        let real = std::fs::read_to_string(root().join(format!(
-            "loader-tests/faults2-real/{series}-stack-overflow.txt"
-        )))
-        .unwrap();
-        let real: Vec<String> = real
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(strip_timestamp)
-            .map(str::to_owned)
-            .collect();
+        let real = real_excerpt(series, "stack-overflow");
         let pick = |lines: &[String]| -> Vec<String> {
             lines
                 .iter()

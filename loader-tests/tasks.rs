@@ -8,15 +8,6 @@ use std::time::Duration;
 
 use crate::common::*;
 
-fn ko(series: &str, stem: &str) -> String {
-    root()
-        .join("sample-modules")
-        .join(series)
-        .join(format!("{stem}.ko"))
-        .display()
-        .to_string()
-}
-
 /// Every kernel line of a scenario's transcript, all commands in order.
 fn golden_all(series: &str, scenario: &str) -> Vec<String> {
     golden(series, scenario)
@@ -39,7 +30,7 @@ fn held(lines: &[String]) -> Vec<String> {
 fn run_matches(scenario: &str, stem: &str, wait_ms: u64) {
     for series in SERIES {
         let wait = format!("--wait={wait_ms}");
-        let o = kload(&["run", &wait, &ko(series, stem)]);
+        let o = kload(&["run", &wait, &sample(series, stem)]);
         assert!(o.status.success(), "{series}: {}", stderr(&o));
         let want = held(&golden_all(series, scenario));
         let got = held(&kernel_lines(&o));
@@ -76,7 +67,7 @@ fn timers_and_delayed_work_match_the_real_kernels() {
 #[test]
 fn exit_deletes_a_pending_timer() {
     for series in SERIES {
-        let o = kload(&["run", &ko(series, "timers")]);
+        let o = kload(&["run", &sample(series, "timers")]);
         assert!(o.status.success(), "{series}: {}", stderr(&o));
         let lines = kernel_lines(&o);
         assert!(
@@ -92,7 +83,7 @@ fn exit_deletes_a_pending_timer() {
 #[test]
 fn unload_with_a_pending_timer_and_queued_work_is_reported() {
     for series in SERIES {
-        let o = kload(&["run", &ko(series, "timers"), "leak=1"]);
+        let o = kload(&["run", &sample(series, "timers"), "leak=1"]);
         assert_eq!(o.status.code(), Some(1), "{series}: {}", stderr(&o));
         let lines = kernel_lines(&o);
         for want in [
@@ -113,7 +104,7 @@ fn unload_with_a_pending_timer_and_queued_work_is_reported() {
 fn rmmod_with_a_pending_timer_is_reported_and_survived() {
     for series in SERIES {
         let s = PrivateSession::new(Some(series));
-        let o = s.run(&["insmod", &ko(series, "timers"), "leak=1"]);
+        let o = s.run(&["insmod", &sample(series, "timers"), "leak=1"]);
         assert!(o.status.success(), "{series}: {}", stderr(&o));
         let o = s.run(&["rmmod", "timers"]);
         assert!(o.status.success(), "{series}: {}", stderr(&o));
@@ -143,7 +134,7 @@ fn rmmod_with_a_pending_timer_is_reported_and_survived() {
 #[test]
 fn unload_with_a_running_kthread_is_reported() {
     for series in SERIES {
-        let o = kload(&["run", &ko(series, "kthread"), "leak=1"]);
+        let o = kload(&["run", &sample(series, "kthread"), "leak=1"]);
         assert_eq!(o.status.code(), Some(1), "{series}: {}", stderr(&o));
         let lines = kernel_lines(&o);
         let want = "kload: kthread: kthread kload-kt3 (kt_fn [kthread]) is still running after the module's exit";
@@ -160,7 +151,7 @@ fn unload_with_a_running_kthread_is_reported() {
 #[test]
 fn an_oops_in_a_work_function_is_reported_like_the_real_kernel() {
     for series in SERIES {
-        let o = kload(&["run", "--wait=300", &ko(series, "workq"), "oops=1"]);
+        let o = kload(&["run", "--wait=300", &sample(series, "workq"), "oops=1"]);
         assert_eq!(o.status.code(), Some(1), "{series}: {}", stderr(&o));
         let lines = kernel_lines(&o);
         let want = held(&golden_all(series, "work-oops"));
@@ -188,16 +179,7 @@ fn an_oops_in_a_work_function_is_reported_like_the_real_kernel() {
 #[test]
 fn an_oops_in_a_timer_callback_is_reported_like_the_real_kernel() {
     for series in SERIES {
-        let real = std::fs::read_to_string(
-            root().join(format!("loader-tests/faults2-real/{series}-timer-oops.txt")),
-        )
-        .unwrap();
-        let real: Vec<String> = real
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(strip_timestamp)
-            .map(str::to_owned)
-            .collect();
+        let real = real_excerpt(series, "timer-oops");
         let pick = |lines: &[String]| -> Vec<String> {
             lines
                 .iter()
@@ -214,7 +196,7 @@ fn an_oops_in_a_timer_callback_is_reported_like_the_real_kernel() {
                 .cloned()
                 .collect()
         };
-        let o = kload(&["run", "--wait=1200", &ko(series, "timers"), "oops=1"]);
+        let o = kload(&["run", "--wait=1200", &sample(series, "timers"), "oops=1"]);
         assert_eq!(o.status.code(), Some(1), "{series}: {}", stderr(&o));
         let lines = kernel_lines(&o);
         assert_eq!(pick(&lines), pick(&real), "{series}");
