@@ -28,6 +28,10 @@ fn one_u32(_: &DataCtx<'_>) -> Result<Vec<u8>, MissingField> {
     Ok(1u32.to_le_bytes().to_vec())
 }
 
+fn per_cpu_offset_size(ctx: &DataCtx<'_>) -> Result<u64, MissingField> {
+    Ok(ctx.profile.field("NR_CPUS")? * 8)
+}
+
 /// `unsigned long __per_cpu_offset[NR_CPUS]`: `per_cpu_ptr(p, cpu)` adds
 /// entry `cpu` to a per-CPU symbol's offset. CPU 0's area is the one `%gs`
 /// points at; the others do not exist (0, as for a CPU never brought up).
@@ -256,7 +260,8 @@ pub(super) fn register(r: &mut Registry) {
     r.data("__cpu_active_mask", Access::ReadWrite, one_cpu_mask);
     r.data("nr_cpu_ids", Access::ReadWrite, one_u32);
     r.data("__num_online_cpus", Access::ReadWrite, one_u32);
-    r.data("__per_cpu_offset", Access::ReadOnly, per_cpu_offset);
+    // 64 KiB (NR_CPUS entries), used by few modules: built on first use.
+    r.data_lazy("__per_cpu_offset", per_cpu_offset_size, per_cpu_offset);
     r.data_lazy("boot_cpu_data", cpuinfo_size, boot_cpu_data);
     r.data("pv_ops", Access::ReadWrite, pv_ops);
     r.internal_code("pv_native_save_fl", PV_SAVE_FL);

@@ -54,7 +54,18 @@ impl KernelData {
             let mut offsets = Vec::new();
             let mut self_pointers = Vec::new();
             let mut lazy = Vec::new();
-            for d in defs.iter().filter(|d| d.access == access) {
+            // Lazy objects go last, and only the bytes before them are
+            // written: their pages stay untouched (never faulted in) until
+            // a module links against them.
+            let mut eager_end = 0;
+            let ordered = defs
+                .iter()
+                .filter(|d| d.access == access && d.lazy_size.is_none())
+                .chain(
+                    defs.iter()
+                        .filter(|d| d.access == access && d.lazy_size.is_some()),
+                );
+            for d in ordered {
                 let profile_error = |source| DataError::Profile {
                     name: d.name,
                     source,
@@ -66,6 +77,9 @@ impl KernelData {
                     }
                     None => (d.init)(&ctx).map_err(profile_error)?,
                 };
+                if d.lazy_size.is_none() {
+                    eager_end = image.len().div_ceil(ALIGN as usize) * ALIGN as usize + bytes.len();
+                }
                 let off = (image.len() as u64).div_ceil(ALIGN) * ALIGN;
                 image.resize(off as usize, 0);
                 image.extend_from_slice(&bytes);
@@ -82,7 +96,8 @@ impl KernelData {
                 let target = region.addr() + off + 8;
                 image[off as usize..off as usize + 8].copy_from_slice(&target.to_le_bytes());
             }
-            region.write(0, &image)?;
+            // A fresh mapping reads as zeros: the lazy tail needs no write.
+            region.write(0, &image[..eager_end])?;
             if access == Access::ReadOnly {
                 region.protect(0, None, Prot::Read)?;
             }
