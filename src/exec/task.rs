@@ -235,11 +235,22 @@ const SETTLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Run `f` on a new kernel task named `comm`: a host thread holding the
 /// CPU, with `%gs` and `current` set, on which `call_module` may run module
 /// code. Blocks until the task ends.
+///
+/// The calling thread waits for the task anyway, so when it runs no task
+/// itself (a command: insmod, rmmod, a sysfs access) it becomes the task
+/// for the time of `f` instead of starting a thread (a thread's creation,
+/// first-touch faults of its stack and exit cost a sizeable part of a
+/// short `kload run`). A thread that already runs a task (a stub of one
+/// task starting another) still starts a new thread.
 pub fn run_task<R: Send>(
     kernel: &Arc<Kernel>,
     comm: &str,
     f: impl FnOnce() -> R + Send,
 ) -> Result<R, TaskError> {
+    if RUNNING.with(|r| r.borrow().is_none()) {
+        let run = std::panic::AssertUnwindSafe(|| task_main(kernel, comm, f));
+        return std::panic::catch_unwind(run).unwrap_or(Err(TaskError::Panicked));
+    }
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
             .name(comm.to_owned())
