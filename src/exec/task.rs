@@ -547,3 +547,28 @@ pub fn start_jiffies_ticker(kernel: &Arc<Kernel>) {
         log::warn!("no jiffies ticker ({e}): jiffies advance only when kernel time functions run");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::PROFILES;
+
+    #[test]
+    fn command_tasks_run_one_after_the_other_on_the_calling_thread() {
+        let k = Kernel::boot(PROFILES[0]).unwrap();
+        let caller = std::thread::current().id();
+        for comm in ["insmod", "rmmod"] {
+            let (thread, current) = run_task(&k, comm, || {
+                (
+                    std::thread::current().id(),
+                    current_task().map(|t| t.comm.clone()),
+                )
+            })
+            .unwrap();
+            assert_eq!(thread, caller);
+            assert_eq!(current.as_deref(), Some(comm));
+            // The thread is no task any more once the command ended.
+            assert!(current_task().is_none());
+        }
+    }
+}
