@@ -224,9 +224,7 @@ fn pv_ops(ctx: &DataCtx<'_>) -> Result<Vec<u8>, MissingField> {
 /// CPUID of the host for the leaf in `*eax` and subleaf in `*ecx`.
 fn native_cpuid(a: &mut CallArgs) -> u64 {
     let ptrs = [a.arg(0), a.arg(1), a.arg(2), a.arg(3)];
-    let read_u32 =
-        |p: u64| mm::read_bytes(p, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    let (Some(leaf), Some(sub)) = (read_u32(ptrs[0]), read_u32(ptrs[2])) else {
+    let (Some(leaf), Some(sub)) = (mm::read_u32(ptrs[0]), mm::read_u32(ptrs[2])) else {
         return bad_cpuid_pointers(a);
     };
     for (p, v) in ptrs.iter().zip(cpuid(leaf, sub)) {

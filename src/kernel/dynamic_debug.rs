@@ -201,8 +201,7 @@ const NOP2: [u8; 2] = [0x66, 0x90];
 const NOP5: [u8; 5] = [0x0f, 0x1f, 0x44, 0x00, 0x00];
 
 fn read_i32(addr: u64) -> Option<i64> {
-    let b = mm::read_bytes(addr, 4)?;
-    Some(i64::from(i32::from_le_bytes(b.try_into().ok()?)))
+    mm::read_u32(addr).map(|v| i64::from(v as i32))
 }
 
 /// One `struct jump_entry`: (code, target, key, branch).

@@ -109,11 +109,6 @@ pub(crate) fn rd64(addr: u64) -> Option<u64> {
     mm::read_u64(addr)
 }
 
-pub(crate) fn rd32(addr: u64) -> Option<u32> {
-    let b = mm::read_bytes(addr, 4)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
 fn rd16(addr: u64) -> Option<u16> {
     let b = mm::read_bytes(addr, 2)?;
     Some(u16::from_le_bytes([b[0], b[1]]))
@@ -164,7 +159,7 @@ pub struct ParamOps {
 impl ParamOps {
     pub fn read(l: &ParamLayout, addr: u64) -> Option<ParamOps> {
         Some(ParamOps {
-            flags: rd32(addr + l.ops_flags)?,
+            flags: mm::read_u32(addr + l.ops_flags)?,
             set: rd64(addr + l.ops_set)?,
             get: rd64(addr + l.ops_get)?,
             free: rd64(addr + l.ops_free)?,
@@ -647,8 +642,8 @@ fn param_set_copystring(a: &mut CallArgs) -> u64 {
         let (k, l) = ctx(F)?;
         let val = val_arg(a, F)?;
         let kps = kp_arg(&l, a.arg(1), F)?;
-        let maxlen =
-            rd32(kps + l.str_maxlen).ok_or_else(|| fault(F, "struct kparam_string", kps))?;
+        let maxlen = mm::read_u32(kps + l.str_maxlen)
+            .ok_or_else(|| fault(F, "struct kparam_string", kps))?;
         let string =
             rd64(kps + l.str_string).ok_or_else(|| fault(F, "struct kparam_string", kps))?;
         if val.len() as u64 + 1 > u64::from(maxlen) {
@@ -707,8 +702,8 @@ impl KparamArray {
         let bad = || fault(func, "struct kparam_array", arr);
         let ops = rd64(arr + l.arr_ops).ok_or_else(bad)?;
         Ok(KparamArray {
-            max: rd32(arr + l.arr_max).ok_or_else(bad)?,
-            elemsize: rd32(arr + l.arr_elemsize).ok_or_else(bad)?,
+            max: mm::read_u32(arr + l.arr_max).ok_or_else(bad)?,
+            elemsize: mm::read_u32(arr + l.arr_elemsize).ok_or_else(bad)?,
             num: rd64(arr + l.arr_num).ok_or_else(bad)?,
             ops: ParamOps::read(l, ops).ok_or_else(|| fault(func, "arr->ops", ops))?,
             elem: rd64(arr + l.arr_elem).ok_or_else(bad)?,
@@ -720,7 +715,7 @@ impl KparamArray {
         if self.num == 0 {
             return Ok(self.max);
         }
-        rd32(self.num).ok_or_else(|| fault(func, "arr->num", self.num))
+        mm::read_u32(self.num).ok_or_else(|| fault(func, "arr->num", self.num))
     }
 
     fn elem_at(&self, i: u32) -> u64 {

@@ -122,8 +122,7 @@ impl Layout {
 }
 
 fn read_i32(addr: u64) -> Option<i32> {
-    let b = mm::read_bytes(addr, 4)?;
-    Some(i32::from_le_bytes(b.try_into().ok()?))
+    mm::read_u32(addr).map(|v| v as i32)
 }
 
 /// Print the "callbacks suppressed" line (`printk_deferred(KERN_WARNING ...)`).

@@ -1672,11 +1672,7 @@ fn dup(a: &CallArgs, bytes: Option<Vec<u8>>, gfp: u64, nul: bool, func: &'static
     if nul {
         bytes.push(0);
     }
-    let n = kalloc(a, bytes.len() as u64, gfp & !GFP_ZERO, Kind::Kmalloc, func);
-    if n != 0 && n != ZERO_SIZE_PTR {
-        let _ = mm::write_bytes(n, &bytes);
-    }
-    n
+    kmalloc_copy(a.caller(), &bytes, gfp, func)
 }
 
 /// A kmalloc'ed copy of `bytes` charged to `caller` (the allocation site
@@ -1964,8 +1960,7 @@ fn sys_kmem_cache_create_args(a: &mut CallArgs) -> u64 {
     let (align, ctor) = if args == 0 {
         (0, 0)
     } else {
-        let align =
-            mm::read_bytes(args, 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let align = mm::read_u32(args).unwrap_or(0);
         (align as u64, mm::read_u64(args + 24).unwrap_or(0))
     };
     k.slab.cache_create(

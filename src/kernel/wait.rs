@@ -62,8 +62,7 @@ fn field(k: &Kernel, name: &str) -> Option<u64> {
 /// A task's `__state`.
 pub fn task_state(k: &Kernel, task_struct: u64) -> Option<u32> {
     let at = task_struct.wrapping_add(field(k, "task_struct.__state")?);
-    let b = mm::read_bytes(at, 4)?;
-    Some(u32::from_le_bytes(b.try_into().ok()?))
+    mm::read_u32(at)
 }
 
 pub fn set_task_state(k: &Kernel, task_struct: u64, state: u32) {

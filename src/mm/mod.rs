@@ -467,6 +467,11 @@ pub fn read_u64(addr: u64) -> Option<u64> {
         .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
 }
 
+/// Read a little-endian u32 of kload memory.
+pub fn read_u32(addr: u64) -> Option<u32> {
+    read_bytes(addr, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// Read a NUL-terminated string of at most `max` bytes (without the NUL).
 /// Reading stops at the first unreadable byte; `None` if even the first is.
 pub fn read_cstr(addr: u64, max: usize) -> Option<Vec<u8>> {

@@ -192,7 +192,7 @@ pub fn module_params(kernel: &Kernel, module: &Module) -> Vec<KernelParam> {
         return Vec::new();
     };
     let table = mm::read_u64(module.this_module + kp_off).unwrap_or(0);
-    let count = params::rd32(module.this_module + num_off).unwrap_or(0);
+    let count = mm::read_u32(module.this_module + num_off).unwrap_or(0);
     if table == 0 {
         return Vec::new();
     }
